@@ -1,0 +1,208 @@
+// core/thread_pool.cpp — persistent workers, spin-then-futex dispatch, physical core count.
+#include "core/thread_pool.h"
+
+#include <climits>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace fitserve::core {
+
+namespace {
+
+thread_local int tls_depth = 0;  // > 0 while this thread executes a pool task
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+uint32_t* word_of(std::atomic<uint32_t>& a) { return reinterpret_cast<uint32_t*>(&a); }
+
+void futex_wait(std::atomic<uint32_t>& a, uint32_t expected) {
+  syscall(SYS_futex, word_of(a), FUTEX_WAIT_PRIVATE, expected, nullptr, nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<uint32_t>& a) {
+  syscall(SYS_futex, word_of(a), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+bool read_int_file(const std::string& path, long& out) {
+  std::ifstream f(path);
+  if (!f) return false;
+  f >> out;
+  return static_cast<bool>(f);
+}
+
+// Physical cores from sysfs topology, restricted to the CPUs in `cpus`. 0 if unavailable.
+int cores_from_sysfs(const std::vector<int>& cpus) {
+  std::set<std::pair<long, long>> cores;
+  for (int c : cpus) {
+    const std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(c) + "/topology/";
+    long pkg = 0, core = 0;
+    if (!read_int_file(base + "physical_package_id", pkg) || !read_int_file(base + "core_id", core))
+      return 0;
+    cores.insert({pkg, core});
+  }
+  return static_cast<int>(cores.size());
+}
+
+// Physical cores from /proc/cpuinfo ("processor", "physical id", "core id"). 0 if unavailable.
+int cores_from_cpuinfo(const std::vector<int>& cpus) {
+  std::ifstream f("/proc/cpuinfo");
+  if (!f) return 0;
+  std::set<int> wanted(cpus.begin(), cpus.end());
+  std::set<std::pair<long, long>> cores;
+  long proc = -1, pkg = 0, core = -1;
+  auto flush = [&] {
+    if (proc >= 0 && core >= 0 && (wanted.empty() || wanted.count(static_cast<int>(proc))))
+      cores.insert({pkg, core});
+    proc = -1, pkg = 0, core = -1;
+  };
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) {
+      flush();
+      continue;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, colon);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    long v = 0;
+    try {
+      v = std::stol(line.substr(colon + 1));
+    } catch (...) {
+      continue;
+    }
+    if (key == "processor") proc = v;
+    else if (key == "physical id") pkg = v;
+    else if (key == "core id") core = v;
+  }
+  flush();
+  return static_cast<int>(cores.size());
+}
+
+}  // namespace
+
+int default_threads() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  int n = cpus.empty() ? 0 : cores_from_sysfs(cpus);
+  if (n <= 0) n = cores_from_cpuinfo(cpus);
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  if (!cpus.empty() && n > static_cast<int>(cpus.size())) n = static_cast<int>(cpus.size());
+  return n > 0 ? n : 1;
+}
+
+ThreadPool::ThreadPool(int n_threads, int spin_us)
+    : n_threads_(n_threads > 0 ? n_threads : default_threads()), spin_us_(spin_us < 0 ? 0 : spin_us) {
+  workers_.reserve(static_cast<size_t>(n_threads_ - 1));
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_main(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    stop_ = true;
+    gen_.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_all(gen_);
+  }
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::wait_word(std::atomic<uint32_t>& w, uint32_t seen, std::atomic<int>& sleepers) {
+  if (spin_us_ > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto limit = std::chrono::microseconds(spin_us_);
+    for (uint32_t i = 1;; ++i) {
+      if (w.load(std::memory_order_acquire) != seen) return;
+      cpu_relax();
+      if ((i & 127) == 0 && std::chrono::steady_clock::now() - t0 > limit) break;
+    }
+  }
+  // Dekker-style handshake with the waker: it bumps w, then reads sleepers (both seq_cst).
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  while (w.load(std::memory_order_seq_cst) == seen) futex_wait(w, seen);
+  sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ThreadPool::execute(int ith) {
+  ++tls_depth;
+  try {
+    fn_(ctx_, ith, n_threads_);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(err_mu_);
+    if (!error_) error_ = std::current_exception();
+  }
+  --tls_depth;
+}
+
+void ThreadPool::worker_main(int ith) {
+  uint32_t seen = 0;
+  for (;;) {
+    wait_word(gen_, seen, gen_sleepers_);
+    seen = gen_.load(std::memory_order_acquire);
+    if (stop_) return;
+    execute(ith);
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      done_.fetch_add(1, std::memory_order_seq_cst);
+      if (done_sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(done_);
+    }
+  }
+}
+
+void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx) {
+  if (n_threads_ == 1 || tls_depth > 0) {  // single thread, or nested inside a task: inline
+    ++tls_depth;
+    struct Guard {
+      ~Guard() { --tls_depth; }
+    } guard;
+    fn(ctx, 0, 1);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(run_mu_);
+  fn_ = fn;
+  ctx_ = ctx;
+  error_ = nullptr;
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  const uint32_t done_seen = done_.load(std::memory_order_relaxed);
+  gen_.fetch_add(1, std::memory_order_seq_cst);  // publishes fn_, ctx_, pending_
+  if (gen_sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(gen_);
+  execute(0);
+  wait_word(done_, done_seen, done_sleepers_);
+  if (error_) {
+    std::exception_ptr e = std::exchange(error_, nullptr);
+    std::rethrow_exception(e);
+  }
+}
+
+void ThreadPool::barrier(int ith) {
+  if (n_threads_ == 1 || tls_depth > 1) return;  // inline (nested) runs have a single thread
+  const uint32_t g = bar_gen_.load(std::memory_order_acquire);
+  if (bar_count_.fetch_add(1, std::memory_order_acq_rel) == n_threads_ - 1) {
+    bar_count_.store(0, std::memory_order_relaxed);
+    bar_gen_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  for (uint32_t i = 1; bar_gen_.load(std::memory_order_acquire) == g; ++i) {
+    cpu_relax();
+    if ((i & 1023) == 0) sched_yield();  // oversubscribed machines: let the others run
+  }
+}
+
+}  // namespace fitserve::core
