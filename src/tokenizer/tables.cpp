@@ -1,0 +1,147 @@
+// tokenizer/tables.cpp — arena symbol table and pair-merge hash table.
+#include "tokenizer/tables.h"
+
+#include <cstring>
+
+namespace fitserve::tokenizer {
+
+uint64_t hash_bytes(const char* p, size_t n) {
+  // 8 bytes at a time, multiply-xorshift mixing; good enough for token texts.
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (n * 0xC2B2AE3D27D4EB4FULL);
+  while (n >= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
+    h ^= h >> 32;
+    p += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, n);
+    h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
+  }
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  h ^= h >> 32;
+  return h;
+}
+
+void SymbolTable::reserve(size_t n_symbols, size_t n_bytes) {
+  offs_.reserve(n_symbols + 1);
+  arena_.reserve(n_bytes);
+}
+
+int32_t SymbolTable::append(std::string_view text) {
+  arena_.append(text);
+  offs_.push_back(static_cast<uint32_t>(arena_.size()));
+  return static_cast<int32_t>(offs_.size() - 2);
+}
+
+void SymbolTable::build_index() {
+  size_t cap = 16;
+  while (cap < static_cast<size_t>(size()) * 2) cap <<= 1;
+  slots_.assign(cap, 0);
+  mask_ = cap - 1;
+  used_ = 0;
+  for (int32_t id = 0; id < size(); ++id) {
+    const auto t = text(id);
+    insert(id, hash_bytes(t.data(), t.size()));
+  }
+}
+
+void SymbolTable::insert(int32_t id, uint64_t h) {
+  const uint64_t tag = h >> 32;
+  const auto t = text(id);
+  for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+    const uint64_t s = slots_[i];
+    if (s == 0) {
+      slots_[i] = (tag << 32) | static_cast<uint32_t>(id + 1);
+      ++used_;
+      return;
+    }
+    if ((s >> 32) == tag) {
+      const auto other = static_cast<int32_t>(static_cast<uint32_t>(s) - 1);
+      if (text(other) == t) {  // duplicate text: the later id wins
+        slots_[i] = (tag << 32) | static_cast<uint32_t>(id + 1);
+        return;
+      }
+    }
+  }
+}
+
+void SymbolTable::grow() {
+  std::vector<uint64_t> old;
+  old.swap(slots_);
+  slots_.assign(old.size() * 2, 0);
+  mask_ = slots_.size() - 1;
+  used_ = 0;
+  for (uint64_t s : old) {
+    if (!s) continue;
+    const auto id = static_cast<int32_t>(static_cast<uint32_t>(s) - 1);
+    const auto t = text(id);
+    insert(id, hash_bytes(t.data(), t.size()));
+  }
+}
+
+int32_t SymbolTable::add_indexed(std::string_view text_in) {
+  const int32_t id = append(text_in);
+  if (slots_.empty() || (used_ + 1) * 2 > slots_.size()) {
+    if (slots_.empty()) {
+      build_index();
+      return id;
+    }
+    grow();
+  }
+  const auto t = text(id);
+  insert(id, hash_bytes(t.data(), t.size()));
+  return id;
+}
+
+int32_t SymbolTable::find(std::string_view t) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = hash_bytes(t.data(), t.size());
+  const uint64_t tag = h >> 32;
+  for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
+    const uint64_t s = slots_[i];
+    if (s == 0) return -1;
+    if ((s >> 32) == tag) {
+      const auto id = static_cast<int32_t>(static_cast<uint32_t>(s) - 1);
+      if (text(id) == t) return id;
+    }
+  }
+}
+
+void MergeTable::reserve(size_t n) {
+  size_t cap = 16;
+  while (cap < n * 2) cap <<= 1;
+  slots_.assign(cap, Slot{kEmpty, 0, 0});
+  mask_ = cap - 1;
+  used_ = 0;
+}
+
+void MergeTable::grow() {
+  std::vector<Slot> old;
+  old.swap(slots_);
+  reserve(old.size());  // doubles: reserve(n) makes cap >= 2n
+  for (const Slot& s : old)
+    if (s.key != kEmpty)
+      insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(static_cast<uint32_t>(s.key)), s.rank,
+             s.result);
+}
+
+void MergeTable::insert(int32_t left, int32_t right, int32_t rank, int32_t result) {
+  if (slots_.empty() || (used_ + 1) * 2 > slots_.size()) grow();
+  const uint64_t key = make_key(left, right);
+  for (uint64_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    if (s.key == key) return;  // keep the lower rank
+    if (s.key == kEmpty) {
+      s = Slot{key, rank, result};
+      ++used_;
+      return;
+    }
+  }
+}
+
+}  // namespace fitserve::tokenizer

@@ -1,0 +1,83 @@
+// tokenizer/tables.h — compact lookup tables behind the tokenizers (internal to the module).
+// Offers: SymbolTable (all symbol texts in one arena + open-addressing index text -> id; ids
+// [0, n_vocab) are vocabulary tokens, later ids are extra BPE symbols that merges name but the
+// vocabulary lacks) and MergeTable ((left id, right id) -> (rank, result id)).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fitserve::tokenizer {
+
+uint64_t hash_bytes(const char* p, size_t n);
+
+class SymbolTable {
+ public:
+  void reserve(size_t n_symbols, size_t n_bytes);
+  // Appends a symbol and returns its id. Not indexed until build_index()/index_last().
+  int32_t append(std::string_view text);
+  // Builds the index over all symbols; for duplicate texts the highest id wins.
+  void build_index();
+  // Appends and indexes one symbol (used after build_index()).
+  int32_t add_indexed(std::string_view text);
+  int32_t find(std::string_view text) const;  // -1 when absent
+  std::string_view text(int32_t id) const {
+    return {arena_.data() + offs_[id], static_cast<size_t>(offs_[id + 1] - offs_[id])};
+  }
+  int32_t size() const { return static_cast<int32_t>(offs_.size() - 1); }
+
+ private:
+  void insert(int32_t id, uint64_t h);
+  void grow();
+  std::string arena_;
+  std::vector<uint32_t> offs_{0};
+  // slot: (upper 32 bits of hash << 32) | (id + 1); 0 = empty
+  std::vector<uint64_t> slots_;
+  uint64_t mask_ = 0;
+  size_t used_ = 0;
+};
+
+class MergeTable {
+ public:
+  void reserve(size_t n);
+  // First insertion of a pair wins (lowest rank).
+  void insert(int32_t left, int32_t right, int32_t rank, int32_t result);
+  bool find(int32_t left, int32_t right, int32_t& rank, int32_t& result) const {
+    if (slots_.empty()) return false;
+    const uint64_t key = make_key(left, right);
+    for (uint64_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == key) {
+        rank = s.rank;
+        result = s.result;
+        return true;
+      }
+      if (s.key == kEmpty) return false;
+    }
+  }
+  size_t size() const { return used_; }
+
+ private:
+  struct Slot {
+    uint64_t key;
+    int32_t rank;
+    int32_t result;
+  };
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  static uint64_t make_key(int32_t l, int32_t r) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
+  }
+  static uint64_t mix(uint64_t k) {
+    k ^= k >> 29;
+    k *= 0xbf58476d1ce4e5b9ULL;
+    k ^= k >> 32;
+    return k;
+  }
+  void grow();
+  std::vector<Slot> slots_;
+  uint64_t mask_ = 0;
+  size_t used_ = 0;
+};
+
+}  // namespace fitserve::tokenizer
