@@ -1,0 +1,186 @@
+// ops/vec.cpp — scalar reference kernels and the run-time choice of the kernel table.
+#include "ops/vec.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+namespace fitserve::ops {
+
+float f16_bits_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    float v = static_cast<float>(mant) * (1.0f / 16777216.0f);  // mant · 2^-24 (exact)
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 112u) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t f32_to_f16_bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x >= 0x7f800000u)  // inf or NaN (NaN stays quiet and keeps its top payload bits)
+    return sign | 0x7c00u | (x > 0x7f800000u ? (0x200u | ((x >> 13) & 0x3ffu)) : 0u);
+  if (x >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to inf
+  if (x < 0x38800000u) {  // below the smallest normal 2^-14: subnormal result
+    // Adding 0.5 puts the 2^-24 unit in the last mantissa bit; the float add rounds to even.
+    float a;
+    std::memcpy(&a, &x, 4);
+    a += 0.5f;
+    uint32_t ab;
+    std::memcpy(&ab, &a, 4);
+    return sign | static_cast<uint16_t>(ab - 0x3f000000u);
+  }
+  const uint32_t r = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);  // rebias + round to even
+  return sign | static_cast<uint16_t>(r >> 13);
+}
+
+namespace {
+
+float s_dot(const float* a, const float* b, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+float s_sum_sq(const float* x, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+float s_max(const float* x, int64_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+float s_exp_sum(const float* x, float sub, float* y, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = std::exp(x[i] - sub);
+    s += y[i];
+  }
+  return s;
+}
+void s_scale(const float* x, float s, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s;
+}
+void s_scale_mul(const float* x, float s, const float* w, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * s * w[i];
+}
+void s_add(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+void s_mul(const float* a, const float* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+}
+void s_axpy(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+inline float silu1(float x) { return x / (1.0f + std::exp(-x)); }
+// 0.5·x·(1 + tanh(u)) written as x·sigmoid(2u): no cancellation for negative x.
+inline float gelu1(float x) {
+  const float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);  // √(2/π)·(x + 0.044715x³)
+  return x / (1.0f + std::exp(-2.0f * u));
+}
+void s_silu(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = silu1(x[i]);
+}
+void s_gelu_tanh(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu1(x[i]);
+}
+void s_swiglu(const float* g, const float* u, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = silu1(g[i]) * u[i];
+}
+void s_geglu(const float* g, const float* u, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu1(g[i]) * u[i];
+}
+void s_softcap(const float* x, float cap, float* y, int64_t n) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(x[i] * inv);
+}
+void s_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f16_bits_to_f32(x[i]);
+}
+void s_bf16_to_f32(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t b = static_cast<uint32_t>(x[i]) << 16;
+    std::memcpy(&y[i], &b, 4);
+  }
+}
+void s_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16_bits(x[i]);
+}
+void s_dot_tile(const float* Q, size_t qs, int M, const float* K, size_t ks, int T, int d,
+                float* S, size_t ss) {
+  for (int m = 0; m < M; ++m)
+    for (int t = 0; t < T; ++t) S[m * ss + t] = s_dot(Q + m * qs, K + t * ks, d);
+}
+void s_acc_tile(const float* P, size_t ps, int M, const float* V, size_t vs, int T, int d, float* O,
+                size_t os) {
+  for (int m = 0; m < M; ++m)
+    for (int t = 0; t < T; ++t) s_axpy(P[m * ps + t], V + t * vs, O + m * os, d);
+}
+
+const VecKernels kScalar = {
+    "scalar",    s_dot,   s_sum_sq, s_max,          s_exp_sum,     s_scale,       s_scale_mul,
+    s_add,       s_mul,   s_axpy,   s_silu,         s_gelu_tanh,   s_swiglu,      s_geglu,
+    s_softcap,   s_f16_to_f32,      s_bf16_to_f32,  s_f32_to_f16,  s_dot_tile,    s_acc_tile,
+};
+
+bool cpu_has_avx2() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+}
+bool cpu_has_avx512() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+VecLevel pick_level() {
+  VecLevel cap = VecLevel::AVX512;
+  if (const char* e = std::getenv("FITSERVE_ISA")) {
+    const std::string_view v(e);
+    if (v == "scalar") cap = VecLevel::Scalar;
+    else if (v == "avx2") cap = VecLevel::AVX2;
+  }
+  if (cap >= VecLevel::AVX512 && cpu_has_avx512()) return VecLevel::AVX512;
+  if (cap >= VecLevel::AVX2 && cpu_has_avx2()) return VecLevel::AVX2;
+  return VecLevel::Scalar;
+}
+
+}  // namespace
+
+const VecKernels* vec_kernels_for(VecLevel level) {
+  switch (level) {
+    case VecLevel::Scalar: return &kScalar;
+    case VecLevel::AVX2: return cpu_has_avx2() ? &detail::vec_kernels_avx2() : nullptr;
+    case VecLevel::AVX512: return cpu_has_avx512() ? &detail::vec_kernels_avx512() : nullptr;
+  }
+  return nullptr;
+}
+
+VecLevel vec_level() {
+  static const VecLevel level = pick_level();
+  return level;
+}
+
+const VecKernels& vec_kernels() {
+  static const VecKernels* k = vec_kernels_for(vec_level());
+  return *k;
+}
+
+}  // namespace fitserve::ops
