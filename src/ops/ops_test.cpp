@@ -140,26 +140,7 @@ TEST(Vec, ActivationsAgainstDoubleFormulas) {
   }
 }
 
-TEST(Vec, HalfConversions) {
-  // Exhaustive: every f16 pattern converts exactly and back (NaNs stay NaN).
-  for (uint32_t h = 0; h < 65536; ++h) {
-    const float f = ops::f16_bits_to_f32(static_cast<uint16_t>(h));
-    if (std::isnan(f)) {
-      EXPECT_TRUE(std::isnan(ops::f16_bits_to_f32(ops::f32_to_f16_bits(f))));
-      continue;
-    }
-    ASSERT_EQ(ops::f32_to_f16_bits(f), h) << h;
-  }
-  EXPECT_EQ(ops::f16_bits_to_f32(0x3c00), 1.0f);
-  EXPECT_EQ(ops::f16_bits_to_f32(0x0001), std::ldexp(1.0f, -24));
-  EXPECT_EQ(ops::f32_to_f16_bits(65504.0f), 0x7bff);
-  EXPECT_EQ(ops::f32_to_f16_bits(65519.0f), 0x7bff);
-  EXPECT_EQ(ops::f32_to_f16_bits(65520.0f), 0x7c00);       // ties to even -> inf
-  EXPECT_EQ(ops::f32_to_f16_bits(1.0f + 0x1p-11f), 0x3c00);  // tie -> even (down)
-  EXPECT_EQ(ops::f32_to_f16_bits(1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
-  EXPECT_EQ(ops::f32_to_f16_bits(0x1p-25f), 0x0000);        // tie between 0 and 2^-24 -> 0
-  EXPECT_EQ(ops::f32_to_f16_bits(0x1.8p-24f), 0x0002);      // 1.5·2^-24 -> 2 (even)
-  EXPECT_EQ(ops::f32_to_f16_bits(-2.0f), 0xc000);
+TEST(Vec, HalfConversionsMatchScalar) {  // scalar = quant/fp16.h, exact by its own tests
   // SIMD conversions agree with the scalar ones on random and special values.
   std::mt19937 rng(5);
   std::vector<float> x(1001);
@@ -169,6 +150,7 @@ TEST(Vec, HalfConversions) {
     std::memcpy(&v, &b, 4);
   }
   x[0] = 65520.0f, x[1] = -0.0f, x[2] = 0x1p-25f, x[3] = 1.0f + 0x1p-11f, x[4] = 1e-30f;
+  x[5] = 0x1.8p-24f, x[6] = 65519.0f, x[7] = std::numeric_limits<float>::infinity(), x[8] = 1e10f;
   std::vector<uint16_t> h1(x.size()), h2(x.size());
   std::vector<float> f1(x.size()), f2(x.size());
   std::vector<uint16_t> bf(x.size());

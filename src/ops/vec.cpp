@@ -1,6 +1,8 @@
 // ops/vec.cpp — scalar reference kernels and the run-time choice of the kernel table.
 #include "ops/vec.h"
 
+#include "quant/fp16.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -8,46 +10,6 @@
 #include <string_view>
 
 namespace fitserve::ops {
-
-float f16_bits_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t mant = h & 0x3ffu;
-  uint32_t bits;
-  if (exp == 0) {
-    float v = static_cast<float>(mant) * (1.0f / 16777216.0f);  // mant · 2^-24 (exact)
-    std::memcpy(&bits, &v, 4);
-    bits |= sign;
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112u) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t f32_to_f16_bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  x &= 0x7fffffffu;
-  if (x >= 0x7f800000u)  // inf or NaN (NaN stays quiet and keeps its top payload bits)
-    return sign | 0x7c00u | (x > 0x7f800000u ? (0x200u | ((x >> 13) & 0x3ffu)) : 0u);
-  if (x >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to inf
-  if (x < 0x38800000u) {  // below the smallest normal 2^-14: subnormal result
-    // Adding 0.5 puts the 2^-24 unit in the last mantissa bit; the float add rounds to even.
-    float a;
-    std::memcpy(&a, &x, 4);
-    a += 0.5f;
-    uint32_t ab;
-    std::memcpy(&ab, &a, 4);
-    return sign | static_cast<uint16_t>(ab - 0x3f000000u);
-  }
-  const uint32_t r = x - 0x38000000u + 0xfffu + ((x >> 13) & 1u);  // rebias + round to even
-  return sign | static_cast<uint16_t>(r >> 13);
-}
 
 namespace {
 
@@ -112,7 +74,7 @@ void s_softcap(const float* x, float cap, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(x[i] * inv);
 }
 void s_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f16_bits_to_f32(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = quant::fp16_to_fp32(x[i]);
 }
 void s_bf16_to_f32(const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
@@ -121,7 +83,7 @@ void s_bf16_to_f32(const uint16_t* x, float* y, int64_t n) {
   }
 }
 void s_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16_bits(x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = quant::fp32_to_fp16(x[i]);
 }
 void s_dot_tile(const float* Q, size_t qs, int M, const float* K, size_t ks, int T, int d,
                 float* S, size_t ss) {

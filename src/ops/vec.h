@@ -45,10 +45,6 @@ const VecKernels& vec_kernels();
 const VecKernels* vec_kernels_for(VecLevel level);
 VecLevel vec_level();  // the level vec_kernels() uses
 
-// Scalar f16/bf16 helpers (exact; f32 -> f16 rounds to nearest even, overflow to inf).
-float f16_bits_to_f32(uint16_t h);
-uint16_t f32_to_f16_bits(float f);
-
 namespace detail {
 // Tables compiled in the ISA-specific translation units.
 const VecKernels& vec_kernels_avx2();
