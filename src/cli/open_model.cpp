@@ -1,6 +1,7 @@
 #include "cli/open_model.h"
 
 #include "core/error.h"
+#include "plan/http.h"
 
 namespace fitserve::cli {
 
@@ -20,9 +21,8 @@ static std::string describe_companion(const gguf::File& f) {
 }
 
 OpenedModel open_model_header(const std::string& path) {
-  if (is_url(path))
-    throw core::Error("usage", path + ": reading GGUF headers over HTTP is not available in this build");
-  OpenedModel om{gguf::File::open(path), 0, {}};
+  plan::FetchStats st;
+  OpenedModel om{plan::open_header(path, &st), st.remote ? st.bytes_fetched : 0, {}};
   om.companion_note = describe_companion(om.file);
   return om;
 }
