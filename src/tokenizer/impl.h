@@ -34,8 +34,12 @@ struct Tokenizer::Impl {
   std::array<uint8_t, 256> byte_enc_len{};  // gpt2: UTF-8 length of the mapped char
   std::array<std::array<char, 2>, 256> byte_enc{};  // gpt2: UTF-8 bytes of the mapped char
 
+  std::vector<int32_t> cp_sym;     // gemma4/llama: symbol id of each BMP code point's text, or -1
   std::vector<int32_t> specials;   // CONTROL/USER_DEFINED/UNKNOWN with text, longest first
   std::vector<uint32_t> space_joiners;  // gemma4: chars that some token has right before "▁"
+
+  uint64_t serial = 0;   // identifies this tokenizer to the per-thread word caches (never 0)
+  bool use_cache = true;
 
   bool valid(int32_t id) const { return id >= 0 && id < n_vocab; }
   TokenType type(int32_t id) const { return types[id]; }

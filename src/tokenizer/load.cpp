@@ -1,5 +1,6 @@
 // tokenizer/load.cpp — building a Tokenizer from GGUF `tokenizer.*` metadata.
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 
@@ -65,6 +66,8 @@ Tokenizer Tokenizer::from_file(const std::string& path) { return from_gguf(gguf:
 Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   Tokenizer t;
   Impl& m = *t.impl_;
+  static std::atomic<uint64_t> next_serial{1};
+  m.serial = next_serial.fetch_add(1);
 
   const gguf::Value* model_v = f.find("tokenizer.ggml.model");
   if (!model_v)
@@ -120,7 +123,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   if (m.model != Model::Llama) {
     const gguf::Value* mv = array_of(f, "tokenizer.ggml.merges", true, 0);
     if (!mv) fail(f, "tokenizer.ggml.merges is missing (needed by the " + std::string(model) + " tokenizer)");
-    m.merges.reserve(mv->strs.size());
+    m.merges.init(mv->strs.size(), static_cast<size_t>(n) + 3 * mv->strs.size());
     std::string joined;
     auto sym_of = [&](std::string_view s) {
       int32_t id = m.syms.find(s);
@@ -214,6 +217,18 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
     } else {
       const char c = static_cast<char>(b);
       m.byte_sym[b] = m.syms.find(std::string_view(&c, 1));
+    }
+  }
+
+  // Direct symbol ids of single BMP characters (the initial symbols of gemma4/llama words).
+  if (m.model != Model::Gpt2) {
+    m.cp_sym.assign(0x10000, -1);
+    for (int32_t id = 0; id < m.syms.size(); ++id) {
+      const std::string_view s = m.syms.text(id);
+      if (s.size() < 2 || s.size() > 3) continue;
+      uint32_t cp;
+      size_t len;
+      if (utf8_decode(s, 0, cp, len) && len == s.size() && cp < 0x10000) m.cp_sym[cp] = id;
     }
   }
 

@@ -40,9 +40,9 @@ struct MergeWork {
   }
 };
 
-// PairFn: bool(const Symbol& l, const Symbol& r, uint32_t& prio, int32_t& result)
+// Any length: lazy-deletion binary heap of candidate pairs.
 template <class PairFn>
-void run_merges(MergeWork& w, PairFn&& pair_fn) {
+void run_merges_heap(MergeWork& w, PairFn&& pair_fn) {
   auto& syms = w.syms;
   auto& heap = w.heap;
   heap.clear();
@@ -74,6 +74,51 @@ void run_merges(MergeWork& w, PairFn&& pair_fn) {
     try_add(l.prev, c.left);
     try_add(c.left, l.next);
   }
+}
+
+// Words of up to this many symbols merge by scanning for the best pair (no heap).
+inline constexpr size_t kSmallWord = 24;
+
+// PairFn: bool(const Symbol& l, const Symbol& r, uint32_t& prio, int32_t& result)
+template <class PairFn>
+void run_merges_small(MergeWork& w, PairFn&& pair_fn) {
+  auto& syms = w.syms;
+  if (syms.size() > kSmallWord) return run_merges_heap(w, pair_fn);
+  const auto n = static_cast<int32_t>(syms.size());
+  uint64_t key[kSmallWord];  // (prio << 32) | index of the pair starting at symbol i; ~0 = none
+  int32_t result[kSmallWord];
+  constexpr uint64_t kNone = ~uint64_t{0};
+  auto eval = [&](int32_t i) {
+    const int32_t j = syms[i].next;
+    uint32_t prio;
+    if (j >= 0 && pair_fn(syms[i], syms[j], prio, result[i]))
+      key[i] = (static_cast<uint64_t>(prio) << 32) | static_cast<uint32_t>(i);
+    else
+      key[i] = kNone;
+  };
+  for (int32_t i = 0; i < n; ++i) eval(i);
+  while (true) {
+    uint64_t best = kNone;
+    for (int32_t i = 0; i >= 0; i = syms[i].next) best = key[i] < best ? key[i] : best;
+    if (best == kNone) return;
+    const auto i = static_cast<int32_t>(static_cast<uint32_t>(best));
+    Symbol& l = syms[i];
+    Symbol& r = syms[l.next];
+    l.len += r.len;
+    l.id = result[i];
+    r.len = 0;
+    l.next = r.next;
+    if (r.next >= 0) syms[r.next].prev = i;
+    eval(i);
+    if (l.prev >= 0) eval(l.prev);
+  }
+}
+
+template <class PairFn>
+void run_merges(MergeWork& w, PairFn&& pair_fn) {
+  if (w.syms.size() < 2) return;
+  if (w.syms.size() <= kSmallWord) run_merges_small(w, pair_fn);
+  else run_merges_heap(w, pair_fn);
 }
 
 }  // namespace fitserve::tokenizer

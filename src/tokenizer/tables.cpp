@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "core/error.h"
+
 namespace fitserve::tokenizer {
 
 uint64_t hash_bytes(const char* p, size_t n) {
@@ -50,20 +52,26 @@ void SymbolTable::build_index() {
   }
 }
 
+namespace {
+inline uint64_t slot_head(uint64_t h, size_t len) {  // tag and length: the upper 32 bits of a slot
+  return ((h >> 40) << 8) | (len < 255 ? len : 255);
+}
+}  // namespace
+
 void SymbolTable::insert(int32_t id, uint64_t h) {
-  const uint64_t tag = h >> 32;
   const auto t = text(id);
+  const uint64_t head = slot_head(h, t.size());
   for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
     const uint64_t s = slots_[i];
     if (s == 0) {
-      slots_[i] = (tag << 32) | static_cast<uint32_t>(id + 1);
+      slots_[i] = (head << 32) | static_cast<uint32_t>(id + 1);
       ++used_;
       return;
     }
-    if ((s >> 32) == tag) {
+    if ((s >> 32) == head) {
       const auto other = static_cast<int32_t>(static_cast<uint32_t>(s) - 1);
       if (text(other) == t) {  // duplicate text: the later id wins
-        slots_[i] = (tag << 32) | static_cast<uint32_t>(id + 1);
+        slots_[i] = (head << 32) | static_cast<uint32_t>(id + 1);
         return;
       }
     }
@@ -101,46 +109,55 @@ int32_t SymbolTable::add_indexed(std::string_view text_in) {
 int32_t SymbolTable::find(std::string_view t) const {
   if (slots_.empty()) return -1;
   const uint64_t h = hash_bytes(t.data(), t.size());
-  const uint64_t tag = h >> 32;
+  const uint64_t head = slot_head(h, t.size());
   for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
     const uint64_t s = slots_[i];
     if (s == 0) return -1;
-    if ((s >> 32) == tag) {
+    if ((s >> 32) == head) {
       const auto id = static_cast<int32_t>(static_cast<uint32_t>(s) - 1);
-      if (text(id) == t) return id;
+      const uint32_t off = offs_[id];
+      if (offs_[id + 1] - off == t.size() && std::memcmp(arena_.data() + off, t.data(), t.size()) == 0) return id;
     }
   }
 }
 
-void MergeTable::reserve(size_t n) {
+namespace {
+unsigned bits_for(uint64_t n) {  // smallest b with n <= 2^b
+  unsigned b = 1;
+  while (b < 64 && (uint64_t{1} << b) < n) ++b;
+  return b;
+}
+}  // namespace
+
+void MergeTable::init(size_t n_merges, size_t max_symbols) {
+  sym_bits_ = bits_for(max_symbols);
+  rank_bits_ = bits_for(n_merges + 2);
+  if (2 * sym_bits_ + rank_bits_ > 64)
+    throw core::Error("tokenizer", "vocabulary too large for the merge table (" + std::to_string(max_symbols) +
+                                       " symbols, " + std::to_string(n_merges) + " merges)");
+  rank_mask_ = (uint64_t{1} << rank_bits_) - 1;
   size_t cap = 16;
-  while (cap < n * 2) cap <<= 1;
-  slots_.assign(cap, Slot{kEmpty, 0, 0});
+  while (cap < n_merges * 2) cap <<= 1;
+  slots_.assign(cap, 0);
+  results_.assign(n_merges, -1);
   mask_ = cap - 1;
   used_ = 0;
 }
 
-void MergeTable::grow() {
-  std::vector<Slot> old;
-  old.swap(slots_);
-  reserve(old.size());  // doubles: reserve(n) makes cap >= 2n
-  for (const Slot& s : old)
-    if (s.key != kEmpty)
-      insert(static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(static_cast<uint32_t>(s.key)), s.rank,
-             s.result);
-}
-
 void MergeTable::insert(int32_t left, int32_t right, int32_t rank, int32_t result) {
-  if (slots_.empty() || (used_ + 1) * 2 > slots_.size()) grow();
-  const uint64_t key = make_key(left, right);
+  if (left < 0 || right < 0 || rank < 0 || static_cast<size_t>(rank) >= results_.size() ||
+      (static_cast<uint64_t>(left) >> sym_bits_) || (static_cast<uint64_t>(right) >> sym_bits_))
+    throw core::Error("tokenizer", "merge table: id or rank out of range");
+  const uint64_t key = (static_cast<uint64_t>(left) << sym_bits_) | static_cast<uint64_t>(right);
   for (uint64_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
-    Slot& s = slots_[i];
-    if (s.key == key) return;  // keep the lower rank
-    if (s.key == kEmpty) {
-      s = Slot{key, rank, result};
+    const uint64_t s = slots_[i];
+    if (s == 0) {
+      slots_[i] = (key << rank_bits_) | static_cast<uint64_t>(rank + 1);
+      results_[rank] = result;
       ++used_;
       return;
     }
+    if ((s >> rank_bits_) == key) return;  // keep the lower rank
   }
 }
 

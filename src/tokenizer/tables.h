@@ -32,7 +32,7 @@ class SymbolTable {
   void grow();
   std::string arena_;
   std::vector<uint32_t> offs_{0};
-  // slot: (upper 32 bits of hash << 32) | (id + 1); 0 = empty
+  // slot: tag (24 hash bits) << 40 | min(len, 255) << 32 | (id + 1); 0 = empty
   std::vector<uint64_t> slots_;
   uint64_t mask_ = 0;
   size_t used_ = 0;
@@ -40,43 +40,38 @@ class SymbolTable {
 
 class MergeTable {
  public:
-  void reserve(size_t n);
-  // First insertion of a pair wins (lowest rank).
+  // n_merges: how many will be inserted; max_symbols: an upper bound on symbol ids.
+  // Throws core::Error("tokenizer") when ids and ranks do not fit the packed 64-bit slots.
+  void init(size_t n_merges, size_t max_symbols);
+  // First insertion of a pair wins (lowest rank). Ranks must be < n_merges.
   void insert(int32_t left, int32_t right, int32_t rank, int32_t result);
   bool find(int32_t left, int32_t right, int32_t& rank, int32_t& result) const {
-    if (slots_.empty()) return false;
-    const uint64_t key = make_key(left, right);
+    if (slots_.empty() || left < 0 || right < 0) return false;
+    const uint64_t key = (static_cast<uint64_t>(left) << sym_bits_) | static_cast<uint64_t>(right);
     for (uint64_t i = mix(key) & mask_;; i = (i + 1) & mask_) {
-      const Slot& s = slots_[i];
-      if (s.key == key) {
-        rank = s.rank;
-        result = s.result;
+      const uint64_t s = slots_[i];
+      if (s == 0) return false;
+      if ((s >> rank_bits_) == key) {
+        rank = static_cast<int32_t>((s & rank_mask_) - 1);
+        result = results_[rank];
         return true;
       }
-      if (s.key == kEmpty) return false;
     }
   }
   size_t size() const { return used_; }
 
  private:
-  struct Slot {
-    uint64_t key;
-    int32_t rank;
-    int32_t result;
-  };
-  static constexpr uint64_t kEmpty = ~uint64_t{0};
-  static uint64_t make_key(int32_t l, int32_t r) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
-  }
   static uint64_t mix(uint64_t k) {
     k ^= k >> 29;
     k *= 0xbf58476d1ce4e5b9ULL;
     k ^= k >> 32;
     return k;
   }
-  void grow();
-  std::vector<Slot> slots_;
-  uint64_t mask_ = 0;
+  // slot = (left << sym_bits | right) << rank_bits | (rank + 1); 0 = empty
+  std::vector<uint64_t> slots_;
+  std::vector<int32_t> results_;  // by rank
+  uint64_t mask_ = 0, rank_mask_ = 0;
+  unsigned sym_bits_ = 0, rank_bits_ = 0;
   size_t used_ = 0;
 };
 

@@ -16,6 +16,7 @@
 #include "tokenizer/impl.h"
 #include "tokenizer/merge_engine.h"
 #include "tokenizer/utf8.h"
+#include "tokenizer/word_cache.h"
 
 namespace fitserve::tokenizer {
 
@@ -70,12 +71,18 @@ void push_bytes(const Tokenizer::Impl& m, std::string_view bytes, std::vector<in
   }
 }
 
-// Initial symbols: one per character of `word`.
+// Initial symbols: one per character of `word` (a byte that starts no valid character is
+// a character of its own).
 void init_chars(const Tokenizer::Impl& m, std::string_view word, MergeWork& w) {
   w.clear();
   for (size_t p = 0; p < word.size();) {
-    const size_t len = char_len(word, p);
-    const int32_t id = len == 1 ? m.byte_sym[static_cast<uint8_t>(word[p])] : m.syms.find(word.substr(p, len));
+    const auto b = static_cast<uint8_t>(word[p]);
+    int32_t id;
+    size_t len = 1;
+    uint32_t cp;
+    if (b < 0x80 || !utf8_decode(word, p, cp, len)) id = m.byte_sym[b];
+    else if (cp < 0x10000 && !m.cp_sym.empty()) id = m.cp_sym[cp];
+    else id = m.syms.find(word.substr(p, len));
     w.push_symbol(id, static_cast<uint32_t>(p), static_cast<uint32_t>(len));
     p += len;
   }
@@ -100,6 +107,13 @@ void gemma4_word(const Tokenizer::Impl& m, std::string_view word, std::vector<in
     else push_bytes(m, word, out);
     return;
   }
+  WordCache* cache = m.use_cache && word.size() <= WordCache::kMaxWord ? &WordCache::for_thread(m.serial) : nullptr;
+  uint64_t h = 0;
+  if (cache) {
+    h = hash_bytes(word.data(), word.size());
+    if (cache->get(word, h, out)) return;
+  }
+  const size_t before = out.size();
   init_chars(m, word, w);
   merge_by_rank(m, w);
   for (int32_t i = 0; i >= 0; i = w.syms[i].next) {
@@ -107,6 +121,7 @@ void gemma4_word(const Tokenizer::Impl& m, std::string_view word, std::vector<in
     if (m.valid(s.id)) out.push_back(s.id);
     else push_bytes(m, word.substr(s.start, s.len), out);
   }
+  if (cache) cache->put(word, h, out.data() + before, out.size() - before);
 }
 
 bool is_joiner(const Tokenizer::Impl& m, std::string_view s, size_t p) {
@@ -190,6 +205,8 @@ void spm_fragment(const Tokenizer::Impl& m, std::string_view text, bool space_pr
   }
 }
 
+void gpt2_word(const Tokenizer::Impl& m, std::string_view raw, std::vector<int32_t>& out, Scratch& sc);
+
 void gpt2_fragment(const Tokenizer::Impl& m, std::string_view text, std::vector<int32_t>& out, Scratch& sc) {
   std::string clean;
   if (!is_valid_utf8(text)) {
@@ -197,36 +214,49 @@ void gpt2_fragment(const Tokenizer::Impl& m, std::string_view text, std::vector<
     text = clean;
   }
   m.splitter->split(text, sc.pieces);
+  for (auto [off, len] : sc.pieces) {
+    const std::string_view raw = text.substr(off, len);
+    WordCache* cache = m.use_cache && len <= WordCache::kMaxWord ? &WordCache::for_thread(m.serial) : nullptr;
+    uint64_t h = 0;
+    if (cache) {
+      h = hash_bytes(raw.data(), raw.size());
+      if (cache->get(raw, h, out)) continue;
+    }
+    const size_t before = out.size();
+    gpt2_word(m, raw, out, sc);
+    if (cache) cache->put(raw, h, out.data() + before, out.size() - before);
+  }
+}
+
+void gpt2_word(const Tokenizer::Impl& m, std::string_view raw, std::vector<int32_t>& out, Scratch& sc) {
   std::string& enc = sc.enc;
   MergeWork& w = sc.work;
-  for (auto [off, len] : sc.pieces) {
-    enc.clear();
-    w.clear();
-    for (uint32_t k = 0; k < len; ++k) {
-      const auto b = static_cast<uint8_t>(text[off + k]);
-      const auto start = static_cast<uint32_t>(enc.size());
-      enc.append(m.byte_enc[b].data(), m.byte_enc_len[b]);
-      w.push_symbol(m.byte_sym[b], start, m.byte_enc_len[b]);
+  enc.clear();
+  w.clear();
+  for (char c : raw) {
+    const auto b = static_cast<uint8_t>(c);
+    const auto start = static_cast<uint32_t>(enc.size());
+    enc.append(m.byte_enc[b].data(), m.byte_enc_len[b]);
+    w.push_symbol(m.byte_sym[b], start, m.byte_enc_len[b]);
+  }
+  if (m.ignore_merges) {
+    const int32_t id = m.syms.find(enc);
+    if (m.valid(id)) {
+      out.push_back(id);
+      return;
     }
-    if (m.ignore_merges) {
-      const int32_t id = m.syms.find(enc);
-      if (m.valid(id)) {
-        out.push_back(id);
-        continue;
-      }
+  }
+  merge_by_rank(m, w);
+  for (int32_t i = 0; i >= 0; i = w.syms[i].next) {
+    const Symbol& s = w.syms[i];
+    if (m.valid(s.id)) {
+      out.push_back(s.id);
+      continue;
     }
-    merge_by_rank(m, w);
-    for (int32_t i = 0; i >= 0; i = w.syms[i].next) {
-      const Symbol& s = w.syms[i];
-      if (m.valid(s.id)) {
-        out.push_back(s.id);
-        continue;
-      }
-      // Not a token: keep whichever single bytes of it are tokens (the reference's fallback).
-      for (uint32_t k = 0; k < s.len; ++k) {
-        const int32_t id = m.syms.find(std::string_view(enc).substr(s.start + k, 1));
-        if (m.valid(id)) out.push_back(id);
-      }
+    // Not a token: keep whichever single bytes of it are tokens (the reference's fallback).
+    for (uint32_t k = 0; k < s.len; ++k) {
+      const int32_t id = m.syms.find(std::string_view(enc).substr(s.start + k, 1));
+      if (m.valid(id)) out.push_back(id);
     }
   }
 }

@@ -78,6 +78,8 @@ class Tokenizer {
   int32_t find_token(std::string_view text) const;  // -1 when absent
   const std::vector<int32_t>& eog_tokens() const;
   size_t n_merges() const;
+  // The BPE models memoize word -> ids per thread (on by default; output is identical).
+  void set_word_cache(bool on);
 
   struct Impl;  // opaque; defined in tokenizer/impl.h for the module's own files
 
