@@ -31,6 +31,8 @@ void load_row(quant::Type t, const uint8_t* src, float* dst, int d, const VecKer
     case quant::Type::F32: std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(d)); break;
     case quant::Type::F16: vk.f16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, d); break;
     case quant::Type::BF16: vk.bf16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, d); break;
+    case quant::Type::Q8_0: vk.q8_0_to_f32(src, dst, d); break;
+    case quant::Type::Q4_0: vk.q4_0_to_f32(src, dst, d); break;
     default: quant::dequantize_row(t, src, dst, d); break;
   }
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
@@ -170,6 +171,24 @@ TEST(Vec, HalfConversionsMatchScalar) {  // scalar = quant/fp16.h, exact by its 
       k->bf16_to_f32(bf.data(), f1.data(), n);
       ref.bf16_to_f32(bf.data(), f2.data(), n);
       for (int64_t i = 0; i < n; ++i) ASSERT_EQ(std::memcmp(&f1[i], &f2[i], 4), 0) << k->name << " i=" << i;
+    }
+  }
+}
+
+TEST(Vec, BlockDequantizationIsBitExact) {
+  std::mt19937 rng(8);
+  const VecKernels& ref = *ops::vec_kernels_for(VecLevel::Scalar);
+  for (const VecKernels* k : simd_levels()) {
+    for (int64_t n : {32, 96, 512}) {
+      for (auto [bytes, fn, rfn] : {std::tuple{34, k->q8_0_to_f32, ref.q8_0_to_f32}, std::tuple{18, k->q4_0_to_f32, ref.q4_0_to_f32}}) {
+        std::vector<uint8_t> x(static_cast<size_t>(n / 32 * bytes));
+        for (auto& b : x) b = static_cast<uint8_t>(rng());
+        for (size_t blk = 0; blk < x.size(); blk += bytes) x[blk + 1] &= 0x7b;  // finite scales (some subnormal)
+        std::vector<float> y1(n), y2(n);
+        fn(x.data(), y1.data(), n);
+        rfn(x.data(), y2.data(), n);
+        ASSERT_EQ(std::memcmp(y1.data(), y2.data(), n * sizeof(float)), 0) << k->name << " block bytes " << bytes;
+      }
     }
   }
 }

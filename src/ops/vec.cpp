@@ -2,6 +2,7 @@
 #include "ops/vec.h"
 
 #include "quant/fp16.h"
+#include "quant/quant.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -85,6 +86,8 @@ void s_bf16_to_f32(const uint16_t* x, float* y, int64_t n) {
 void s_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = quant::fp32_to_fp16(x[i]);
 }
+void s_q8_0_to_f32(const uint8_t* x, float* y, int64_t n) { quant::dequantize_row(quant::Type::Q8_0, x, y, n); }
+void s_q4_0_to_f32(const uint8_t* x, float* y, int64_t n) { quant::dequantize_row(quant::Type::Q4_0, x, y, n); }
 void s_dot_tile(const float* Q, size_t qs, int M, const float* K, size_t ks, int T, int d,
                 float* S, size_t ss) {
   for (int m = 0; m < M; ++m)
@@ -99,7 +102,8 @@ void s_acc_tile(const float* P, size_t ps, int M, const float* V, size_t vs, int
 const VecKernels kScalar = {
     "scalar",    s_dot,   s_sum_sq, s_max,          s_exp_sum,     s_scale,       s_scale_mul,
     s_add,       s_mul,   s_axpy,   s_silu,         s_gelu_tanh,   s_swiglu,      s_geglu,
-    s_softcap,   s_f16_to_f32,      s_bf16_to_f32,  s_f32_to_f16,  s_dot_tile,    s_acc_tile,
+    s_softcap,   s_f16_to_f32,      s_bf16_to_f32,  s_f32_to_f16,  s_q8_0_to_f32, s_q4_0_to_f32,
+    s_dot_tile,  s_acc_tile,
 };
 
 bool cpu_has_avx2() {

@@ -32,6 +32,9 @@ struct VecKernels {
   void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
   void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
   void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n);  // round to nearest even
+  // Rows of Q8_0 / Q4_0 blocks (n a multiple of 32) to f32, bit-identical to quant::dequantize_row.
+  void (*q8_0_to_f32)(const uint8_t* x, float* y, int64_t n);
+  void (*q4_0_to_f32)(const uint8_t* x, float* y, int64_t n);
   // Attention micro-kernels (row-major tiles; no aliasing between inputs and outputs):
   // S[m·s_stride + t] = Q[m·q_stride .. +d) · K[t·k_stride .. +d)   for m < M, t < T
   void (*dot_tile)(const float* Q, size_t q_stride, int M, const float* K, size_t k_stride, int T,

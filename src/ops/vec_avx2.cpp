@@ -58,6 +58,9 @@ struct S {
   }
   static R cvt_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static R cvt_f16_n(const uint16_t* p, int n) { return _mm256_cvtph_ps(load16_n(p, n)); }
+  static R i8_to_f32(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   static R bf16_widen(__m128i h) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }

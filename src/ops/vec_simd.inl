@@ -3,7 +3,7 @@
 // with: W (lanes), R (register), zero, set1, loadu, storeu, load_n(p, n, fill), store_n(p, v, n),
 // add, sub, mul, div, fmadd(a,b,c)=a·b+c, fnmadd(a,b,c)=c−a·b, max, min, abs, round, pow2i
 // (2^n for integral n in [-126,127]), select_lt(a,b,x,y)=(a<b?x:y), copysign(mag, sgn),
-// hsum, hmax, f16 load/store (cvt_f16, cvt_f16_n, store_f16, store_f16_n), bf16 load.
+// hsum, hmax, f16 load/store (cvt_f16, cvt_f16_n, store_f16, store_f16_n), bf16 load, i8_to_f32.
 // Only intrinsics and code local to this file may appear here (no inline functions from shared
 // headers), so that nothing compiled with wider ISA flags can leak to baseline code via the linker.
 
@@ -192,6 +192,29 @@ void k_f32_to_f16(const float* x, uint16_t* y, int64_t n) {
   if (i < n) S::store_f16_n(y + i, S::load_n(x + i, int(n - i), 0.0f), int(n - i));
 }
 
+// Q8_0 block: f16 scale, 32 int8. Q4_0 block: f16 scale, 16 bytes (element j in the low nibble of
+// byte j, element j+16 in the high nibble), value d·(q − 8). One product per element, as the
+// reference, so the results are bit-identical.
+template <class S>
+void k_q8_0_to_f32(const uint8_t* x, float* y, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b, x += 34, y += 32) {
+    const auto d = S::set1(_cvtsh_ss(static_cast<unsigned short>(x[0] | (x[1] << 8))));
+    for (int i = 0; i < 32; i += S::W) S::storeu(y + i, S::mul(d, S::i8_to_f32(reinterpret_cast<const int8_t*>(x + 2 + i))));
+  }
+}
+template <class S>
+void k_q4_0_to_f32(const uint8_t* x, float* y, int64_t n) {
+  alignas(64) int8_t q[32];
+  for (int64_t b = 0; b < n / 32; ++b, x += 18, y += 32) {
+    const auto d = S::set1(_cvtsh_ss(static_cast<unsigned short>(x[0] | (x[1] << 8))));
+    for (int j = 0; j < 16; ++j) {
+      q[j] = static_cast<int8_t>((x[2 + j] & 15) - 8);
+      q[j + 16] = static_cast<int8_t>((x[2 + j] >> 4) - 8);
+    }
+    for (int i = 0; i < 32; i += S::W) S::storeu(y + i, S::mul(d, S::i8_to_f32(q + i)));
+  }
+}
+
 // Dot products of one query row against four key rows at once.
 template <class S>
 inline void dot_1x4(const float* q, const float* k0, size_t ks, int d, float* out) {
@@ -339,5 +362,6 @@ constexpr VecKernels make_table(const char* name) {
   return VecKernels{name,           k_dot<S>,       k_sum_sq<S>,   k_max<S>,       k_exp_sum<S>,
                     k_scale<S>,     k_scale_mul<S>, k_add<S>,      k_mul<S>,       k_axpy<S>,
                     k_silu<S>,      k_gelu<S>,      k_swiglu<S>,   k_geglu<S>,     k_softcap<S>,
-                    k_f16_to_f32<S>, k_bf16_to_f32<S>, k_f32_to_f16<S>, k_dot_tile<S>, k_acc_tile<S>};
+                    k_f16_to_f32<S>, k_bf16_to_f32<S>, k_f32_to_f16<S>, k_q8_0_to_f32<S>,
+                    k_q4_0_to_f32<S>, k_dot_tile<S>, k_acc_tile<S>};
 }
