@@ -91,7 +91,10 @@ class KvCache {
   int32_t pos_max(int seq) const;  // largest present position, -1 if empty
   // Is position pos of seq present in every layer (not removed, not evicted from a ring)?
   bool contains(int seq, int32_t pos) const;
-  // Smallest query position whose whole window is still present in every ring of seq.
+  // Smallest query position whose whole window is still present in every ring of seq. It is
+  // also the earliest position seq can be rolled back to (remove(seq, p) then reserve(seq, p, ..)
+  // succeeds iff p >= min_query_pos(seq)); a reused prompt prefix shorter than that must be
+  // processed again from scratch (clear(seq)). 0 when nothing was evicted.
   int32_t min_query_pos(int seq) const;
 
   // The attention kernel's view of layer `layer` (resolving Shared) for one sequence.

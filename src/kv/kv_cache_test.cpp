@@ -152,6 +152,11 @@ TEST(KvCacheBookkeeping, ReserveIsAppendOnlyAndBounded) {
   EXPECT_FALSE(c.contains(0, 1));
   EXPECT_TRUE(c.contains(0, 2));
   EXPECT_EQ(c.min_query_pos(0), 1 + 4);  // a query at 5 needs keys 2..5
+  // min_query_pos is also the rollback limit: back to 5 works, back to 4 does not.
+  c.remove(0, 5);
+  EXPECT_NO_THROW(c.reserve(0, 5, 1));
+  c.remove(0, 4);
+  EXPECT_THROW(c.reserve(0, 4, 1), Error);
 }
 
 TEST(KvCacheBookkeeping, RemoveClearAndRollbackLimits) {
