@@ -1,0 +1,27 @@
+// quant/dot_internal.h — the contract between dot.cpp's dispatcher and the per-ISA kernel files
+// (dot_scalar.cpp, dot_*_avx2.cpp, dot_*_avx512.cpp). Not a public API.
+// A GemmFn computes C[j·cs + i] = dot(W row i, A row j) for one weight type, k already validated.
+// The fill_* functions only store pointers; the dispatcher calls an ISA's fill function only
+// after checking the CPU supports that ISA.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "quant/types.h"
+
+namespace fitserve::quant::detail {
+
+using GemmFn = void (*)(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, const uint8_t* A,
+                        size_t as, int64_t n_cols, float* C, size_t cs);
+
+struct GemmTable {
+  GemmFn fn[kTypeCount] = {};
+};
+
+void fill_gemm_scalar(GemmTable& t);
+void fill_gemm_avx2(GemmTable& t);      // dot_avx2.cpp: float types + 32-blocks
+void fill_gemm_k_avx2(GemmTable& t);    // dot_k_avx2.cpp: Q4_K Q5_K Q6_K
+void fill_gemm_avx512(GemmTable& t, bool has_bf16);  // dot_avx512.cpp
+void fill_gemm_k_avx512(GemmTable& t);  // dot_k_avx512.cpp
+
+}  // namespace fitserve::quant::detail

@@ -1,0 +1,216 @@
+// AVX-512 (F/BW/VL/DQ/VNNI) kernels for Q4_K, Q5_K and Q6_K weights against Q8_K activations.
+//
+// Tiles of R weight rows × C activation rows, R·C float accumulators in registers over all of k.
+// Per 256-super-block, phase A decodes each weight row into four 64-byte registers of unsigned
+// quants (chunk ch = elements 64·ch .. 64·ch+63, the activation's order) plus 16-bit sub-block
+// scale vectors; phase B, per activation row: VPMADDUBSW (u8 × s8 → s16 pairs; no saturation:
+// |q| ≤ 63, |a| ≤ 127) then VPDPWSSD with the scales → exact int32 Σ_j sc_j·(q·a)_j. Mins
+// (Q4_K/Q5_K) and Q6_K's −32 offset come from the Q8_K block sums (VPMADDWD). Then
+// acc += float(isum)·(d_w·d_a) [− float(msum)·(dmin_w·d_a)].
+// Everything here has internal linkage (see blocks.h on ISA-specific code sharing).
+// GCC 12 reports its own _mm*_undefined_* helpers as uninitialized uses.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "quant/blocks.h"
+#include "quant/dot_internal.h"
+
+namespace fitserve::quant::detail {
+
+namespace {
+
+#define FS_INLINE inline __attribute__((always_inline))
+
+FS_INLINE uint32_t load32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+FS_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+
+// VPSHUFB controls: chunk ch gets scale word 2ch in its low 256 bits and word 2ch+1 in its high.
+struct Ctl {
+  alignas(64) uint8_t v[4][64];
+};
+constexpr Ctl make_ctl() {
+  Ctl c{};
+  for (int ch = 0; ch < 4; ++ch)
+    for (int i = 0; i < 64; ++i) {
+      const int word = 2 * ch + (i >= 32 ? 1 : 0);
+      c.v[ch][i] = static_cast<uint8_t>(2 * word + (i & 1));
+    }
+  return c;
+}
+constexpr Ctl kCtl = make_ctl();
+
+// VPERMW indices for Q6_K: chunk ch, 128-bit lane l (8 words) takes scale 4·ch + l.
+struct Idx16 {
+  alignas(64) uint16_t v[4][32];
+};
+constexpr Idx16 make_q6_idx() {
+  Idx16 x{};
+  for (int ch = 0; ch < 4; ++ch)
+    for (int i = 0; i < 32; ++i) x.v[ch][i] = static_cast<uint16_t>(4 * ch + i / 8);
+  return x;
+}
+constexpr Idx16 kQ6Idx = make_q6_idx();
+
+struct Decoded {
+  __m512i wq[4];  // unsigned quants, activation order
+  __m512i sc[4];  // int16 scale per maddubs word
+  __m256i aux;    // Q4/5_K: mins duplicated per 16-sum pair; Q6_K: the 16 scales
+  __m512 d, dmin;
+};
+
+template <bool kQ5>
+FS_INLINE void decode_q45(const uint8_t* p, Decoded& o) {
+  const auto* x = reinterpret_cast<const BlockQ4_K*>(p);  // d, dmin, scales at the same offsets
+  uint16_t hd, hm;
+  std::memcpy(&hd, p, 2);
+  std::memcpy(&hm, p + 2, 2);
+  o.d = _mm512_set1_ps(_cvtsh_ss(hd));
+  o.dmin = _mm512_set1_ps(_cvtsh_ss(hm));
+  const uint32_t w0 = load32(x->scales), w1 = load32(x->scales + 4), w2 = load32(x->scales + 8);
+  const uint32_t sl = w0 & 0x3F3F3F3Fu, sh = (w2 & 0x0F0F0F0Fu) | ((w0 >> 2) & 0x30303030u);
+  const uint32_t ml = w1 & 0x3F3F3F3Fu, mh = ((w2 >> 4) & 0x0F0F0F0Fu) | ((w1 >> 2) & 0x30303030u);
+  const __m128i b8 = _mm_set_epi32(static_cast<int>(mh), static_cast<int>(ml), static_cast<int>(sh),
+                                   static_cast<int>(sl));
+  const __m512i sz = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(b8));
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) o.sc[ch] = _mm512_shuffle_epi8(sz, _mm512_load_si512(kCtl.v[ch]));
+  const __m128i m8 = _mm_srli_si128(b8, 8);
+  o.aux = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+  const uint8_t* qs = kQ5 ? reinterpret_cast<const BlockQ5_K*>(p)->qs : x->qs;
+  const __m512i sh4 = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512i qhz;
+  if constexpr (kQ5) qhz = _mm512_broadcast_i64x4(load256(reinterpret_cast<const BlockQ5_K*>(p)->qh));
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) {
+    const __m512i q = _mm512_broadcast_i64x4(load256(qs + 32 * ch));
+    __m512i w = _mm512_and_si512(_mm512_srlv_epi64(q, sh4), low4);
+    if constexpr (kQ5) {
+      // bit 2ch (low half) / 2ch+1 (high half) of each qh byte -> bit 4
+      const __m512i rot = _mm512_set_epi64((3 - 2 * ch) & 63, (3 - 2 * ch) & 63, (3 - 2 * ch) & 63, (3 - 2 * ch) & 63,
+                                           (4 - 2 * ch) & 63, (4 - 2 * ch) & 63, (4 - 2 * ch) & 63, (4 - 2 * ch) & 63);
+      w = _mm512_ternarylogic_epi32(w, _mm512_rolv_epi64(qhz, rot), _mm512_set1_epi8(0x10), 0xF8);  // a | (b & c)
+    }
+    o.wq[ch] = w;
+  }
+}
+
+FS_INLINE void decode_q6(const uint8_t* p, Decoded& o) {
+  const auto* x = reinterpret_cast<const BlockQ6_K*>(p);
+  uint16_t hd;
+  std::memcpy(&hd, &x->d, 2);
+  o.d = _mm512_set1_ps(_cvtsh_ss(hd));
+  o.aux = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x->scales)));
+  const __m512i scz = _mm512_castsi256_si512(o.aux);
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) o.sc[ch] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6Idx.v[ch]), scz);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  const __m512i shl = _mm512_set_epi64(2, 2, 2, 2, 4, 4, 4, 4), shr = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+#pragma GCC unroll 2
+  for (int n = 0; n < 2; ++n) {
+    const __m512i ql = _mm512_loadu_si512(x->ql + 64 * n);
+    const __m512i qhz = _mm512_broadcast_i64x4(load256(x->qh + 32 * n));
+    const __m512i lo = _mm512_and_si512(ql, low4);
+    const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(ql, 4), low4);
+    o.wq[2 * n] = _mm512_ternarylogic_epi32(lo, _mm512_sllv_epi64(qhz, shl), bits45, 0xF8);
+    o.wq[2 * n + 1] = _mm512_ternarylogic_epi32(hi, _mm512_srlv_epi64(qhz, shr), bits45, 0xF8);
+  }
+}
+
+template <int kKind>  // 4: Q4_K, 5: Q5_K, 6: Q6_K
+struct KDec {
+  static constexpr int kB = kKind == 4 ? 144 : kKind == 5 ? 176 : 210;
+  static FS_INLINE void decode(const uint8_t* p, Decoded& o) {
+    if constexpr (kKind == 6)
+      decode_q6(p, o);
+    else
+      decode_q45<kKind == 5>(p, o);
+  }
+};
+
+template <int kKind, int R, int C>
+void tile_k(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
+  using D = KDec<kKind>;
+  alignas(64) Decoded dec[R];
+  __m512 acc[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) D::decode(W + r * ws + b * D::kB, dec[r]);
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) {
+      const auto* y = reinterpret_cast<const BlockQ8_K*>(A + c * as) + b;
+      __m512i a[4];
+#pragma GCC unroll 4
+      for (int ch = 0; ch < 4; ++ch) a[ch] = _mm512_loadu_si512(y->qs + 64 * ch);
+      const __m256i bs = load256(y->bsums);
+      const __m512 dav = _mm512_set1_ps(y->d);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int ch = 0; ch < 4; ++ch)
+          isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(dec[r].wq[ch], a[ch]), dec[r].sc[ch]);
+        const __m256i m = _mm256_madd_epi16(bs, dec[r].aux);
+        if constexpr (kKind == 6) {
+          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(m, 5)));
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dec[r].d, dav), acc[r][c]);
+        } else {
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dec[r].d, dav), acc[r][c]);
+          acc[r][c] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(m)), _mm512_mul_ps(dec[r].dmin, dav),
+                                       acc[r][c]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < C; ++c) Cm[c * cs + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+template <int kKind, int R>
+void drive_cols(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, int64_t n_cols, float* Cm,
+                size_t cs) {
+  int64_t j = 0;
+  for (; j + 4 <= n_cols; j += 4) tile_k<kKind, R, 4>(nb, W, ws, A + j * as, as, Cm + j * cs, cs);
+  if (n_cols - j >= 2) {
+    tile_k<kKind, R, 2>(nb, W, ws, A + j * as, as, Cm + j * cs, cs);
+    j += 2;
+  }
+  if (j < n_cols) tile_k<kKind, R, 1>(nb, W, ws, A + j * as, as, Cm + j * cs, cs);
+}
+
+template <int kKind>
+void gemm_k(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, const uint8_t* A, size_t as, int64_t n_cols,
+            float* Cm, size_t cs) {
+  const int64_t nb = k / 256;
+  int64_t i = 0;
+  for (; i + 4 <= n_rows; i += 4) drive_cols<kKind, 4>(nb, W + i * ws, ws, A, as, n_cols, Cm + i, cs);
+  if (n_rows - i >= 2) {
+    drive_cols<kKind, 2>(nb, W + i * ws, ws, A, as, n_cols, Cm + i, cs);
+    i += 2;
+  }
+  if (i < n_rows) drive_cols<kKind, 1>(nb, W + i * ws, ws, A, as, n_cols, Cm + i, cs);
+}
+
+}  // namespace
+
+void fill_gemm_k_avx512(GemmTable& t) {
+  t.fn[static_cast<uint32_t>(Type::Q4_K)] = gemm_k<4>;
+  t.fn[static_cast<uint32_t>(Type::Q5_K)] = gemm_k<5>;
+  t.fn[static_cast<uint32_t>(Type::Q6_K)] = gemm_k<6>;
+}
+
+}  // namespace fitserve::quant::detail
