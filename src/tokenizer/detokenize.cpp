@@ -137,6 +137,7 @@ int32_t Tokenizer::find_token(std::string_view text) const {
 const std::vector<int32_t>& Tokenizer::eog_tokens() const { return impl_->eog; }
 size_t Tokenizer::n_merges() const { return impl_->merges.size(); }
 void Tokenizer::set_word_cache(bool on) { impl_->use_cache = on; }
+void Tokenizer::set_word_splitting(bool on) { impl_->split_words = on; }
 
 // ---- StreamDecoder ----
 

@@ -40,6 +40,7 @@ struct Tokenizer::Impl {
 
   uint64_t serial = 0;   // identifies this tokenizer to the per-thread word caches (never 0)
   bool use_cache = true;
+  bool split_words = true;
 
   bool valid(int32_t id) const { return id >= 0 && id < n_vocab; }
   TokenType type(int32_t id) const { return types[id]; }

@@ -160,7 +160,7 @@ void gemma4_fragment(const Tokenizer::Impl& m, std::string_view text, std::vecto
     bool prev_mark = false;
     while (p < e) {
       if (is_mark(run, p)) {
-        if (p > seg && !prev_mark && !is_joiner(m, run, prev)) {
+        if (m.split_words && p > seg && !prev_mark && !is_joiner(m, run, prev)) {
           gemma4_word(m, run.substr(seg, p - seg), out, sc.work);
           seg = p;
         }

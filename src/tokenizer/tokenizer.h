@@ -78,8 +78,11 @@ class Tokenizer {
   int32_t find_token(std::string_view text) const;  // -1 when absent
   const std::vector<int32_t>& eog_tokens() const;
   size_t n_merges() const;
-  // The BPE models memoize word -> ids per thread (on by default; output is identical).
+  // Speed knobs (on by default; the ids are identical either way, tests compare both):
+  // the BPE models memoize word -> ids per thread; gemma4 cuts each line before every "▁" that
+  // no merge can cross instead of merging the whole line at once.
   void set_word_cache(bool on);
+  void set_word_splitting(bool on);
 
   struct Impl;  // opaque; defined in tokenizer/impl.h for the module's own files
 
