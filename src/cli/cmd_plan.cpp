@@ -1,5 +1,6 @@
 // cli/cmd_plan.cpp — `fitserve plan`: memory plan and companion checks from GGUF headers alone
 // (local paths or http(s) URLs, read with Range requests), before loading or downloading.
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -97,6 +98,11 @@ Args parse_args(int argc, char** argv) {
   if (a.model.empty()) throw core::Error("usage", "plan: no model given (-m MODEL)", "see `fitserve plan --help`");
   if (a.cap == 0 && a.margin) throw core::Error("usage", "--margin needs --mem-cap");
   return a;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 std::string base(const std::string& s) {
@@ -239,7 +245,8 @@ int cmd_plan(int argc, char** argv) {
     std::printf("%-11s -c %lld%s, -np %lld%s, -b %lld -ub %lld, -ctk %s -ctv %s%s\n\n", "settings", (long long)s.n_ctx,
                 fr.auto_ctx && !failure ? (a.cap ? " (auto: largest that fits)" : " (auto: training context)") : "",
                 (long long)s.n_seq, s.kv_unified ? " (unified KV)" : "", (long long)s.n_batch, (long long)s.n_ubatch,
-                quant::type_name(s.type_k), quant::type_name(s.type_v), s.swa_full ? ", --swa-full" : "");
+                lower(quant::type_name(s.type_k)).c_str(), lower(quant::type_name(s.type_v)).c_str(),
+                s.swa_full ? ", --swa-full" : "");
     print_table(p);
     if (a.cap && !failure) {
       std::printf("\nmem cap %s, margin %s: fits, %s to spare; largest context that fits: %lld\n",

@@ -229,7 +229,8 @@ Plan make_plan(const ModelSet& models, const RunSettings& in) {
   std::sort(types.begin(), types.end(), [](auto& a, auto& b) { return a.second.bytes > b.second.bytes; });
   for (auto& [ty, tt] : types)
     add(std::string("weights.") + quant::type_name(ty),
-        std::string(quant::type_name(ty)) + " (" + std::to_string(tt.tensors) + " tensors)", tt.bytes, 1);
+        std::string(quant::type_name(ty)) + " (" + std::to_string(tt.tensors) + (tt.tensors == 1 ? " tensor)" : " tensors)"),
+        tt.bytes, 1);
 
   // KV cache of the text model.
   const auto& kv = p.kv;
@@ -329,12 +330,9 @@ uint64_t default_margin(uint64_t cap) {
 
 std::string does_not_fit_message(const Plan& p, uint64_t cap, uint64_t margin) {
   uint64_t budget = cap > margin ? cap - margin : 0;
-  std::string parts;
-  for (const auto& c : p.components) {
-    if (c.depth != 0 || c.bytes == 0) continue;
-    std::string name = c.label.substr(0, c.label.find(" ("));
-    parts += (parts.empty() ? "" : ", ") + name + " " + format_bytes(c.bytes);
-  }
+  std::string parts = "weights " + format_bytes(p.weights_text + p.weights_mmproj + p.weights_draft) + ", KV cache " +
+                      format_bytes(p.kv_bytes) + ", compute " + format_bytes(p.compute_bytes) + ", output " +
+                      format_bytes(p.output_bytes);
   return "does not fit: this configuration (-c " + std::to_string(p.settings.n_ctx) + ", " +
          std::to_string(p.settings.n_seq) + (p.settings.n_seq == 1 ? " sequence" : " sequences") + ") needs " +
          format_bytes(p.total) + " (" + parts + ") but the cap of " + format_bytes(cap) + " leaves " +
