@@ -36,6 +36,20 @@ void rms_norm_rows(core::ThreadPool& pool, const float* x, size_t x_stride, floa
   pool.parallel_for(n_rows, [&](int64_t r) { rms_norm(x + r * x_stride, y + r * y_stride, n, eps, w); });
 }
 
+void layer_norm(const float* x, float* y, int64_t n, float eps, const float* w, const float* b) {
+  if (n <= 0) return;
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double var = 0;
+  for (int64_t i = 0; i < n; ++i) var += double(x[i] - mean) * double(x[i] - mean);
+  const float s = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = (x[i] - mean) * s;
+    y[i] = (w ? v * w[i] : v) + (b ? b[i] : 0.0f);
+  }
+}
+
 void softmax(const float* x, float* y, int64_t n) {
   const VecKernels& k = vec_kernels();
   const float m = k.max(x, n);
@@ -50,6 +64,13 @@ void softmax(const float* x, float* y, int64_t n) {
 void softcap(const float* x, float* y, int64_t n, float cap) { vec_kernels().softcap(x, cap, y, n); }
 void silu(const float* x, float* y, int64_t n) { vec_kernels().silu(x, y, n); }
 void gelu_tanh(const float* x, float* y, int64_t n) { vec_kernels().gelu_tanh(x, y, n); }
+void gelu_quick(const float* x, float* y, int64_t n) {
+  // x·σ(1.702x) = silu(1.702x) / 1.702
+  const VecKernels& k = vec_kernels();
+  k.scale(x, 1.702f, y, n);
+  k.silu(y, y, n);
+  k.scale(y, 1.0f / 1.702f, y, n);
+}
 void swiglu(const float* g, const float* u, float* y, int64_t n) { vec_kernels().swiglu(g, u, y, n); }
 void geglu(const float* g, const float* u, float* y, int64_t n) { vec_kernels().geglu(g, u, y, n); }
 void add(const float* a, const float* b, float* y, int64_t n) { vec_kernels().add(a, b, y, n); }

@@ -1,8 +1,8 @@
 // ops/ops.h — CPU kernels on plain float arrays: norms, RoPE, softmax, activations,
 // element-wise helpers, and the quantized matmul (weights of any quant type × f32 activations).
-// Offers: rms_norm / rms_norm_rows, rope (Normal and NEOX, partial n_rot, per-pair frequency
+// Offers: rms_norm / rms_norm_rows, layer_norm, rope (Normal and NEOX, partial n_rot, per-pair frequency
 // factors, one position per token) with a reusable RopeTable, softmax, softcap, silu, gelu_tanh,
-// swiglu, geglu, add, mul, scale, axpy, dot, f16/bf16 conversions, and matmul().
+// gelu_quick, swiglu, geglu, add, mul, scale, axpy, dot, f16/bf16 conversions, and matmul().
 // Conventions: inputs first, then outputs; y may alias x for the element-wise functions; every
 // kernel picks AVX-512 / AVX2 / scalar at run time (ops/vec.h), results agree to ~1e-6 relative.
 #pragma once
@@ -26,6 +26,10 @@ void rms_norm_rows(const float* x, size_t x_stride, float* y, size_t y_stride, i
 void rms_norm_rows(core::ThreadPool& pool, const float* x, size_t x_stride, float* y,
                    size_t y_stride, int64_t n_rows, int64_t n, float eps, const float* w = nullptr);
 
+// y = (x − mean) / sqrt(var + eps) · w + b  (w, b optional). Vision patch embedding (LayerNorm).
+void layer_norm(const float* x, float* y, int64_t n, float eps, const float* w = nullptr,
+                const float* b = nullptr);
+
 // ---- softmax and friends --------------------------------------------------------------------
 // Numerically stable softmax over n values (in place allowed). All −inf input gives all 0.
 void softmax(const float* x, float* y, int64_t n);
@@ -36,6 +40,7 @@ void softcap(const float* x, float* y, int64_t n, float cap);
 // ---- activations and element-wise -----------------------------------------------------------
 void silu(const float* x, float* y, int64_t n);       // x·sigmoid(x)
 void gelu_tanh(const float* x, float* y, int64_t n);  // 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+void gelu_quick(const float* x, float* y, int64_t n);  // x·sigmoid(1.702·x)
 void swiglu(const float* gate, const float* up, float* y, int64_t n);  // silu(gate)·up
 void geglu(const float* gate, const float* up, float* y, int64_t n);   // gelu_tanh(gate)·up
 void add(const float* a, const float* b, float* y, int64_t n);

@@ -248,6 +248,28 @@ TEST(Ops, RmsNormMatchesDouble) {
   }
 }
 
+TEST(Ops, LayerNormAndQuickGeluMatchDouble) {
+  for (int64_t n : {1, 5, 64, 6912}) {
+    auto x = randv(n, 5, 2.0f, 6.0f), w = randv(n, 6), b = randv(n, 7);  // offset mean on purpose
+    std::vector<float> y(n), g(n);
+    ops::layer_norm(x.data(), y.data(), n, 1e-5f, w.data(), b.data());
+    ops::gelu_quick(x.data(), g.data(), n);
+    double mean = 0, var = 0;
+    for (float v : x) mean += v;
+    mean /= n;
+    for (float v : x) var += (v - mean) * (v - mean);
+    var /= n;
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE(near(y[i], (x[i] - mean) / std::sqrt(var + 1e-5) * w[i] + b[i], 1e-4, 1e-5)) << i;
+      ASSERT_TRUE(near(g[i], x[i] / (1 + std::exp(-1.702 * x[i])), 3e-6, 1e-7)) << i;
+    }
+  }
+  std::vector<float> x = {-3.0f, 0.0f, 2.0f}, y(3);
+  ops::layer_norm(x.data(), y.data(), 3, 0.0f);  // no weight, no bias: zero mean, unit variance
+  EXPECT_NEAR(y[0] + y[1] + y[2], 0.0, 1e-6);
+  EXPECT_NEAR(y[0] * y[0] + y[1] * y[1] + y[2] * y[2], 3.0, 1e-5);
+}
+
 TEST(Ops, SoftmaxMatchesDouble) {
   const float inf = std::numeric_limits<float>::infinity();
   for (int64_t n : {1, 5, 16, 33, 1000}) {

@@ -1,0 +1,65 @@
+// ops/matmul.cpp — threaded matmul over quant::gemm: quantize the activations once, then hand
+// tile-aligned blocks of output rows (× columns, when rows alone give too few tasks) to threads.
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "core/error.h"
+#include "ops/ops.h"
+#include "quant/dot.h"
+
+namespace fitserve::ops {
+
+namespace {
+
+constexpr int64_t kRowAlign = 16;  // row chunks start at multiples of the widest weight tile
+constexpr int64_t kColAlign = 4;
+
+int64_t round_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+int64_t ceil_div(int64_t x, int64_t a) { return (x + a - 1) / a; }
+
+}  // namespace
+
+void matmul(core::ThreadPool& pool, quant::Type wtype, const void* W, size_t w_stride,
+            int64_t n_rows, int64_t k, const float* X, int64_t n_cols, float* Y, Scratch& scratch,
+            size_t x_stride, size_t y_stride) {
+  if (n_rows <= 0 || n_cols <= 0) return;
+  if (!quant::gemm_supported(wtype))
+    throw core::Error("ops", std::string("matmul: no kernel for weight type ") + quant::type_name(wtype));
+  const size_t xs = x_stride ? x_stride : static_cast<size_t>(k);
+  const size_t ys = y_stride ? y_stride : static_cast<size_t>(n_rows);
+  const size_t ab = quant::act_row_bytes(wtype, k);
+  uint8_t* A = static_cast<uint8_t*>(scratch.shared(ab * static_cast<size_t>(n_cols), 0));
+  const uint8_t* Wb = static_cast<const uint8_t*>(W);
+
+  const int nth = pool.size();
+  // About four row chunks per thread for load balance, each a multiple of 16 rows.
+  const int64_t rc = std::max(kRowAlign, round_up(ceil_div(n_rows, int64_t{nth} * 4), kRowAlign));
+  const int64_t n_rc = ceil_div(n_rows, rc);
+  // Too few row chunks (small matrices, many tokens): also split the columns.
+  int64_t cc = n_cols;
+  if (n_rc < 2 * nth && n_cols >= 2 * kColAlign)
+    cc = round_up(ceil_div(n_cols, ceil_div(2 * nth, n_rc)), kColAlign);
+  const int64_t n_cc = ceil_div(n_cols, cc);
+  const int64_t n_tasks = n_rc * n_cc;
+
+  auto quantize = [&](int64_t j) { quant::quantize_act_row(wtype, X + j * xs, A + ab * j, k); };
+  auto task = [&](int64_t t) {
+    const int64_t r0 = (t % n_rc) * rc, c0 = (t / n_rc) * cc;
+    const int64_t nr = std::min(rc, n_rows - r0), nc = std::min(cc, n_cols - c0);
+    quant::gemm(wtype, k, Wb + w_stride * r0, w_stride, nr, A + ab * c0, ab, nc, Y + ys * c0 + r0, ys);
+  };
+  if (nth == 1 || (n_tasks == 1 && n_cols == 1)) {
+    for (int64_t j = 0; j < n_cols; ++j) quantize(j);
+    for (int64_t t = 0; t < n_tasks; ++t) task(t);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.run([&](int ith, int nt) {
+    for (int64_t j = ith; j < n_cols; j += nt) quantize(j);
+    pool.barrier(ith);
+    for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < n_tasks;) task(t);
+  });
+}
+
+}  // namespace fitserve::ops
