@@ -119,4 +119,9 @@ void check_companions(const ModelSet& models) {
   if (models.draft) check_drafter(*models.text, *models.draft);
 }
 
+FitResult check_and_fit(const ModelSet& models, const RunSettings& s, uint64_t cap, std::optional<uint64_t> margin) {
+  check_companions(models);
+  return fit(models, s, cap, margin);
+}
+
 }  // namespace fitserve::plan

@@ -112,6 +112,15 @@ TEST(Compat, CheckCompanionsRunsBoth) {
   ModelHeaders text = open_headers(t), mm = open_headers(w);
   EXPECT_NO_THROW(check_companions(ModelSet{&text}));
   EXPECT_THROW(check_companions(ModelSet{&text, &mm}), core::Error);
+  // check_and_fit refuses the wrong mmproj before any sizing, and fits the right set.
+  EXPECT_THROW(check_and_fit(ModelSet{&text, &mm}, RunSettings{}, 0), core::Error);
+  auto v = test::vision("mmproj-gemma4v-e64.gguf");
+  PLAN_REQUIRE_FILE(v);
+  ModelHeaders good = open_headers(v);
+  FitResult r = check_and_fit(ModelSet{&text, &good}, RunSettings{}, 256ull << 20);
+  EXPECT_TRUE(r.auto_ctx);
+  EXPECT_EQ(r.max_ctx, 8192);  // the training context; fits easily in 256 MiB
+  EXPECT_EQ(r.plan.settings.n_ctx, 8192);
 }
 
 }  // namespace

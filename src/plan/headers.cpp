@@ -43,7 +43,8 @@ int64_t ModelHeaders::max_n_head_kv() const {
 
 namespace {
 
-constexpr int64_t kMaxDim = int64_t(1) << 24;  // sanity bound for widths and counts
+constexpr int64_t kMaxDim = int64_t(1) << 24;    // sanity bound for widths and counts
+constexpr int64_t kMaxSmall = int64_t(1) << 16;  // heads, head dims, experts, PLE width
 
 std::string base_name(const std::string& s) {
   auto p = s.find_last_of('/');
@@ -132,9 +133,9 @@ void read_mmproj(ModelHeaders& h, const gguf::File& f) {
   m.width = k.opt("embedding_length", 0);
   m.n_ff = k.opt("feed_forward_length", 0);
   m.n_layer = k.opt("block_count", 0, 0, 4096);
-  m.n_head = k.opt("attention.head_count", 0);
-  m.patch = k.opt("patch_size", 16, 1, 65535);
-  m.pool = k.opt("projector.scale_factor", 3, 1, 65535);
+  m.n_head = k.opt("attention.head_count", 0, 0, kMaxSmall);
+  m.patch = k.opt("patch_size", 16, 1, 4096);
+  m.pool = k.opt("projector.scale_factor", 3, 1, 64);
   if (!m.has_vision && !m.has_audio && m.n_embd_vision == 0 && m.n_embd_audio == 0)
     throw core::Error("model", f.path() + ": clip file with neither a vision nor an audio encoder",
                       "this does not look like an mmproj file");
@@ -148,13 +149,13 @@ void read_text(ModelHeaders& h, const gguf::File& f) {
   h.n_embd = k.req("embedding_length");
   h.n_ctx_train = k.opt("context_length", 0, 0, int64_t(1) << 32);
   const int64_t L = h.n_layer;
-  auto n_head = k.per_layer("attention.head_count", L, 0, true, 1);
-  auto n_head_kv = k.per_layer("attention.head_count_kv", L, -1, false, 0);
+  auto n_head = k.per_layer("attention.head_count", L, 0, true, 1, kMaxSmall);
+  auto n_head_kv = k.per_layer("attention.head_count_kv", L, -1, false, 0, kMaxSmall);
   auto n_ff = k.per_layer("feed_forward_length", L, 0, false);
-  int64_t dk_full = k.opt("attention.key_length", n_head[0] ? h.n_embd / n_head[0] : 0);
-  int64_t dv_full = k.opt("attention.value_length", dk_full);
-  int64_t dk_swa = k.opt("attention.key_length_swa", dk_full);
-  int64_t dv_swa = k.opt("attention.value_length_swa", dk_swa);
+  int64_t dk_full = k.opt("attention.key_length", std::min(kMaxSmall, h.n_embd / n_head[0]), 0, kMaxSmall);
+  int64_t dv_full = k.opt("attention.value_length", dk_full, 0, kMaxSmall);
+  int64_t dk_swa = k.opt("attention.key_length_swa", dk_full, 0, kMaxSmall);
+  int64_t dv_swa = k.opt("attention.value_length_swa", dk_swa, 0, kMaxSmall);
   h.n_swa = k.opt("attention.sliding_window", 0, 0, int64_t(1) << 32);
 
   std::vector<bool> swa(static_cast<size_t>(L), false);
@@ -215,9 +216,9 @@ void read_text(ModelHeaders& h, const gguf::File& f) {
     }
   }
 
-  h.n_embd_per_layer = k.opt("embedding_length_per_layer_input", 0);
-  h.n_expert = k.opt("expert_count", 0);
-  h.n_expert_used = k.per_layer("expert_used_count", L, 0, false)[0];
+  h.n_embd_per_layer = k.opt("embedding_length_per_layer_input", 0, 0, kMaxSmall);
+  h.n_expert = k.opt("expert_count", 0, 0, kMaxSmall);
+  h.n_expert_used = k.per_layer("expert_used_count", L, 0, false, 0, kMaxSmall)[0];
   h.n_ff_exp = k.per_layer("expert_feed_forward_length", L, 0, false)[0];
   if (h.kind == ModelKind::Assistant) {
     h.n_embd_out = k.opt("embedding_length_out", 0);

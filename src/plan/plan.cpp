@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <cstdio>
 
 #include "core/error.h"
@@ -16,6 +17,15 @@ namespace {
 constexpr int64_t kCellPad = 256;
 
 int64_t pad(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
+
+// Products and sums of sizes; absurd header values must give an error, not wrapped numbers.
+uint64_t mul(std::initializer_list<uint64_t> xs) {
+  uint64_t r = 1;
+  for (uint64_t x : xs)
+    if (__builtin_mul_overflow(r, x, &r) || r > (uint64_t(1) << 62))
+      throw core::Error("model", "buffer sizes overflow 64 bits", "the model header has absurd dimensions");
+  return r;
+}
 
 int64_t eff_ubatch(const RunSettings& s, int64_t n_ctx) {
   int64_t n = std::min(s.n_batch, s.n_ubatch);
@@ -123,7 +133,7 @@ KvLayout kv_layer_layout(const ModelHeaders& m, const RunSettings& s) {
     }
     o.k_row = quant::row_bytes(s.type_k, o.k_width);
     o.v_row = quant::row_bytes(s.type_v, o.v_width);
-    o.bytes = static_cast<uint64_t>(kv.n_stream) * static_cast<uint64_t>(o.cells) * (o.k_row + o.v_row);
+    o.bytes = mul({static_cast<uint64_t>(kv.n_stream), static_cast<uint64_t>(o.cells), o.k_row + o.v_row});
     if (ls.swa) {
       kv.bytes_swa += o.bytes;
       kv.n_swa += 1;
@@ -142,16 +152,16 @@ ComputeBuffers compute_buffers(const ModelHeaders& m, const RunSettings& s, cons
   c.n_tokens = static_cast<int64_t>(n);
   const uint64_t E = m.n_embd, H = m.max_n_head(), Hkv = m.max_n_head_kv(), d = m.max_head_dim();
   const uint64_t ff = m.max_n_ff();
-  c.hidden = 3 * n * E * 4;
-  c.attention = n * 4 * (2 * H * d + 2 * Hkv * d);
-  c.ffn = 2 * n * ff * 4;
+  c.hidden = mul({3, n, E, 4});
+  c.attention = mul({n, 4, 2 * H * d + 2 * Hkv * d});
+  c.ffn = mul({2, n, ff, 4});
   if (m.n_expert > 0) {
     uint64_t k = std::max<int64_t>(m.n_expert_used, 1);
-    c.moe = n * 4 * (m.n_expert + 2 * k * m.n_ff_exp + k * E);
+    c.moe = mul({n, 4, m.n_expert + mul({2, k, static_cast<uint64_t>(m.n_ff_exp)}) + mul({k, E})});
   }
-  if (m.n_embd_per_layer > 0) c.ple = 2 * n * m.n_embd_per_layer * m.n_layer * 4;
+  if (m.n_embd_per_layer > 0) c.ple = mul({2, n, static_cast<uint64_t>(m.n_embd_per_layer), static_cast<uint64_t>(m.n_layer), 4});
   uint64_t max_in = std::max({E, ff, H * d, static_cast<uint64_t>(m.n_ff_exp)});
-  c.quant_work = n * max_in * 2;
+  c.quant_work = mul({n, max_in, 2});
   bool any_full = false, any_swa = false;
   for (const auto& l : kv.layers)
     if (l.cells > 0 || assistant) (l.swa ? any_swa : any_full) = true;
@@ -159,9 +169,9 @@ ComputeBuffers compute_buffers(const ModelHeaders& m, const RunSettings& s, cons
     // The assistant attends over the target's caches (its full and SWA ones).
     any_full = kv.cells_full > 0;
     any_swa = kv.cells_swa > 0 && kv.n_swa > 0;
-    c.other = n * 4 * (2 * m.n_embd_out + m.n_embd_out) + n * 4 * m.n_vocab;  // in/out rows, logits
+    c.other = mul({n, 4, 3 * static_cast<uint64_t>(m.n_embd_out) + static_cast<uint64_t>(m.n_vocab)});  // rows, logits
   }
-  c.masks = n * 2 * ((any_full ? kv.cells_full : 0) + (any_swa ? kv.cells_swa : 0));
+  c.masks = mul({n, 2, static_cast<uint64_t>((any_full ? kv.cells_full : 0) + (any_swa ? kv.cells_swa : 0))});
   return c;
 }
 
@@ -172,20 +182,20 @@ ComputeBuffers mmproj_compute(const ModelHeaders& mm, const RunSettings& s, int6
   const uint64_t D = p.width, E = n_embd_text > 0 ? n_embd_text : mm.n_embd;
   if (!p.has_vision || T == 0) return c;
   if (p.projector == "gemma4uv") {
-    const uint64_t P = p.patch * 3, in = 3 * P * P;  // 48x48x3 = 6912
+    const uint64_t P = p.patch * 3, in = mul({3, P, P});  // 48x48x3 = 6912
     c.n_tokens = static_cast<int64_t>(T);
-    c.other = 2 * T * in * 4 + T * E * 4;           // raw + normed patches, output rows
-    c.hidden = 3 * T * D * 4;
-    c.quant_work = T * std::max(in, D) * 2;
+    c.other = mul({2, T, in, 4}) + mul({T, E, 4});       // raw + normed patches, output rows
+    c.hidden = mul({3, T, D, 4});
+    c.quant_work = mul({T, std::max(in, D), 2});
     return c;
   }
-  const uint64_t k = p.pool, N = k * k * T, P = p.patch, F = p.n_ff;
+  const uint64_t k = p.pool, N = mul({k, k, T}), P = p.patch, F = p.n_ff;
   c.n_tokens = static_cast<int64_t>(N);
-  c.other = N * 3 * P * P * 4 + T * D * 4 + T * E * 4;  // patches, pooled rows, output rows
-  c.hidden = 3 * N * D * 4 + N * D * 4;                  // streams + position rows
-  c.attention = 4 * N * D * 4;                           // q, k, v, attention output
-  c.ffn = 2 * N * F * 4;
-  c.quant_work = N * std::max(D, F) * 2;
+  c.other = mul({N, 3, P, P, 4}) + mul({T, D, 4}) + mul({T, E, 4});  // patches, pooled rows, output rows
+  c.hidden = mul({4, N, D, 4});                                       // 3 streams + position rows
+  c.attention = mul({4, N, D, 4});                                    // q, k, v, attention output
+  c.ffn = mul({2, N, F, 4});
+  c.quant_work = mul({N, std::max(D, F), 2});
   return c;
 }
 
@@ -250,7 +260,7 @@ Plan make_plan(const ModelSet& models, const RunSettings& in) {
   p.compute = compute_buffers(t, s, kv);
   add("compute", "compute buffers (" + std::to_string(p.compute.n_tokens) + "-token micro-batch)", p.compute.total());
   const int64_t n_out = std::max(s.n_seq, s.n_outputs_max);
-  uint64_t out = static_cast<uint64_t>(n_out) * t.n_vocab * 4;
+  uint64_t out = mul({static_cast<uint64_t>(n_out), static_cast<uint64_t>(t.n_vocab), 4});
   std::string out_label = "output buffers (logits " + std::to_string(n_out) + " x " + std::to_string(t.n_vocab);
   if (models.draft && models.draft->kind == ModelKind::Assistant) {
     // The MTP drafter consumes the target's last hidden state of every batch row.
@@ -301,7 +311,8 @@ Plan make_plan(const ModelSet& models, const RunSettings& in) {
 
   p.total = 0;
   for (const auto& c : p.components)
-    if (c.depth == 0) p.total += c.bytes;
+    if (c.depth == 0 && __builtin_add_overflow(p.total, c.bytes, &p.total))
+      throw core::Error("model", "buffer sizes overflow 64 bits", "the model header has absurd dimensions");
   return p;
 }
 

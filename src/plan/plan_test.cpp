@@ -255,6 +255,19 @@ TEST(Plan, MmprojAndClassicDraftComponents) {
   EXPECT_THROW(make_plan(ModelSet{&text, &draft}, rs), core::Error);
 }
 
+TEST(Plan, AbsurdHeadersGiveErrorsNotWrappedNumbers) {
+  test::G4Shape s;
+  s.n_layer = 6;
+  s.kv_swa = s.kv_full = s.n_head = 65536;
+  s.d_swa = s.d_full = 65536;
+  ModelHeaders m = from_writer(test::g4_writer(s), "absurd");
+  RunSettings rs;
+  rs.n_ctx = int64_t(1) << 32;
+  EXPECT_THROW(make_plan(m, rs), core::Error);
+  s.kv_swa = 1 << 17;  // above the sanity bound for heads
+  EXPECT_THROW(from_writer(test::g4_writer(s), "absurd2"), core::Error);
+}
+
 TEST(Units, ParseAndFormat) {
   EXPECT_EQ(parse_size("20G"), 20ull << 30);
   EXPECT_EQ(parse_size("20GiB"), 20ull << 30);
