@@ -276,7 +276,7 @@ void Interp::exec_set(const Stmt& s, const FramePtr& f) {
     Value target = eval(*s.attr_obj, f);
     if (!target.is_object() || !target.obj().is_namespace)
       fail("cannot assign attribute '" + s.name + "': '" + s.attr_obj->name + "' is not a namespace");
-    if (reaches(v, target.identity(), &budget)) fail("assignment would create a reference cycle");
+    if (reaches(v, target, &budget)) fail("assignment would create a reference cycle");
     target.obj().set(s.name, v);
     return;
   }

@@ -268,7 +268,7 @@ Value f_round(Interp&, const Value& v, CallArgs& a) {
   int prec = p.is_int() ? static_cast<int>(std::clamp<int64_t>(p.as_int(), -300, 300)) : 0;
   std::string method = a.has(1, "method") && a.get(1, "method").is_string() ? a.get(1, "method").str() : "common";
   double m = std::pow(10.0, prec), x = v.as_number() * m;
-  double r = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::round(x);
+  double r = method == "ceil" ? std::ceil(x) : method == "floor" ? std::floor(x) : std::nearbyint(x);  // half to even, as Python
   return Value(r / m);
 }
 Value f_safe(Interp&, const Value& v, CallArgs&) { return v; }

@@ -82,7 +82,7 @@ std::string py_format(Interp& in, const std::string& fmt, const CallArgs& a) {
 }
 
 void no_cycle(Interp& in, const Value& target, const Value& v) {
-  if (reaches(v, target.identity(), &in.budget)) fail("operation would create a reference cycle");
+  if (reaches(v, target, &in.budget)) fail("operation would create a reference cycle");
 }
 
 Value string_method(Interp& in, const Value& obj, const std::string& m, CallArgs& a, bool& found) {
@@ -180,6 +180,7 @@ Value list_method(Interp& in, const Value& obj, const std::string& m, CallArgs& 
     Value x = a.get(0, "object");
     no_cycle(in, obj, x);
     in.budget.step();
+    x.mark_nested();
     items.push_back(x);
     return Value::none();
   }
@@ -188,6 +189,7 @@ Value list_method(Interp& in, const Value& obj, const std::string& m, CallArgs& 
     std::vector<Value> add = iterate(in, x);
     for (const Value& v : add) no_cycle(in, obj, v);
     in.budget.step(add.size());
+    for (const Value& v : add) v.mark_nested();
     items.insert(items.end(), add.begin(), add.end());
     return Value::none();
   }
@@ -198,6 +200,7 @@ Value list_method(Interp& in, const Value& obj, const std::string& m, CallArgs& 
     int64_t n = static_cast<int64_t>(items.size()), i = idx.is_bool() ? idx.as_bool() : idx.as_int();
     if (i < 0) i = std::max<int64_t>(0, i + n);
     i = std::min(i, n);
+    x.mark_nested();
     items.insert(items.begin() + i, x);
     return Value::none();
   }

@@ -15,7 +15,7 @@ namespace fitserve::chat::jinja {
 // overflow the stack. Containers are therefore freed through a per-thread work list.
 namespace {
 struct Graveyard {
-  std::vector<std::vector<Value>*> arrays;
+  std::vector<ArrayData*> arrays;
   std::vector<Object*> objects;
   bool draining = false;
 };
@@ -39,7 +39,7 @@ void drain() {
   g.draining = false;
 }
 struct ArrayDeleter {
-  void operator()(std::vector<Value>* p) const {
+  void operator()(ArrayData* p) const {
     g_graveyard.arrays.push_back(p);
     drain();
   }
@@ -55,7 +55,10 @@ struct ObjectDeleter {
 Value Value::array(std::vector<Value> items) {
   Value v;
   v.kind_ = Kind::Array;
-  v.arr_ = std::shared_ptr<std::vector<Value>>(new std::vector<Value>(std::move(items)), ArrayDeleter{});
+  for (const Value& x : items) x.mark_nested();
+  auto* data = new ArrayData();
+  data->items = std::move(items);
+  v.arr_ = std::shared_ptr<ArrayData>(data, ArrayDeleter{});
   return v;
 }
 Value Value::object() {
@@ -80,6 +83,16 @@ const void* Value::identity() const {
   }
 }
 
+void Value::mark_nested() const {
+  if (kind_ == Kind::Array) arr_->nested = true;
+  else if (kind_ == Kind::Object) obj_->nested = true;
+}
+bool Value::is_nested() const {
+  if (kind_ == Kind::Array) return arr_->nested;
+  if (kind_ == Kind::Object) return obj_->nested;
+  return false;
+}
+
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::Undefined:
@@ -88,7 +101,7 @@ bool Value::truthy() const {
     case Kind::Int: return i_ != 0;
     case Kind::Float: return d_ != 0.0;
     case Kind::String: return !s_.empty();
-    case Kind::Array: return !arr_->empty();
+    case Kind::Array: return !arr_->items.empty();
     case Kind::Object: return obj_->size() != 0;
     case Kind::Callable: return true;
   }
@@ -120,6 +133,7 @@ Value* Object::find(const std::string& key) {
   return it == index_.end() ? nullptr : &entries_[it->second].second;
 }
 void Object::set(const std::string& key, Value v) {
+  v.mark_nested();
   auto it = index_.find(key);
   if (it != index_.end()) {
     entries_[it->second].second = std::move(v);
@@ -460,8 +474,11 @@ int compare_impl(const Value& a, const Value& c, Budget* b, int depth) {
 bool values_equal(const Value& a, const Value& c, Budget* b) { return equal_impl(a, c, b, 0); }
 int compare_values(const Value& a, const Value& c, Budget* b) { return compare_impl(a, c, b, 0); }
 
-bool reaches(const Value& from, const void* target, Budget* b) {
-  if (!from.is_container()) return false;
+bool reaches(const Value& from, const Value& target_value, Budget* b) {
+  const void* target = target_value.identity();
+  if (!from.is_container() || !target) return false;
+  if (from.identity() == target) return true;
+  if (!target_value.is_nested()) return false;  // nothing can contain it
   std::unordered_set<const void*> seen;
   std::vector<const Value*> stack{&from};
   while (!stack.empty()) {

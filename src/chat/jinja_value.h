@@ -19,6 +19,7 @@ namespace fitserve::chat::jinja {
 
 class Value;
 class Interp;
+struct ArrayData;
 struct CallArgs;
 
 // Work accounting shared by one render: every recursive walk over values and every string the
@@ -52,6 +53,7 @@ class Callable {
 class Object {
  public:
   bool is_namespace = false;  // attributes may be assigned with {% set ns.x = ... %}
+  bool nested = false;        // has been stored inside another container (cycle checks)
   const Value* find(const std::string& key) const;
   Value* find(const std::string& key);
   void set(const std::string& key, Value v);
@@ -99,10 +101,14 @@ class Value {
   double as_float() const { return d_; }
   double as_number() const { return kind_ == Kind::Int ? double(i_) : kind_ == Kind::Bool ? double(b_) : d_; }
   const std::string& str() const { return s_; }
-  std::vector<Value>& items() const { return *arr_; }  // shared: mutations are visible to all copies
+  std::vector<Value>& items() const;  // shared: mutations are visible to all copies
   Object& obj() const { return *obj_; }
   Callable& fn() const { return *fn_; }
   const void* identity() const;  // address of the shared container (for `is sameas` and cycle checks)
+  // Records that this container now sits inside another one; only such containers can be
+  // reached from elsewhere, so only they need the (costly) reference-cycle walk.
+  void mark_nested() const;
+  bool is_nested() const;
 
   bool truthy() const;
   const char* type_name() const;  // "undefined", "none", "boolean", ... (for error messages)
@@ -113,10 +119,16 @@ class Value {
   int64_t i_ = 0;
   double d_ = 0;
   std::string s_;
-  std::shared_ptr<std::vector<Value>> arr_;
+  std::shared_ptr<ArrayData> arr_;
   std::shared_ptr<Object> obj_;
   std::shared_ptr<Callable> fn_;
 };
+
+struct ArrayData {
+  std::vector<Value> items;
+  bool nested = false;
+};
+inline std::vector<Value>& Value::items() const { return arr_->items; }
 
 struct CallArgs {
   std::vector<Value> positional;
@@ -147,7 +159,7 @@ bool values_equal(const Value& a, const Value& b, Budget* budget = nullptr);
 // <0, 0, >0; throws std::runtime_error if the two are not orderable (Python rules)
 int compare_values(const Value& a, const Value& b, Budget* budget = nullptr);
 // true if `from` is `target` or contains it (at any depth); used to refuse reference cycles
-bool reaches(const Value& from, const void* target, Budget* budget = nullptr);
+bool reaches(const Value& from, const Value& target, Budget* budget = nullptr);
 
 // ---- JSON conversion ----------------------------------------------------------------------
 // Throws std::runtime_error when nesting is deeper than max_depth.
