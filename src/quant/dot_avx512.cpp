@@ -26,9 +26,84 @@ namespace {
 
 #define FS_INLINE inline __attribute__((always_inline))
 
+template <bool B>
+struct Bool {
+  static constexpr bool value = B;
+};
+
 FS_INLINE __m512 gather_f16(const uint8_t* base, __m512i idx, __mmask16 m) {
   const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, base, 1);
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+}
+
+// Word permutation tables to pull one 16-bit field (byte offset kOff, block stride kStride bytes)
+// of each of a full group of 16 blocks out of plain 64-byte loads: load pair q (words 64q ..
+// 64q+63 from the group start) supplies the fields inside it. Cheaper than VPGATHERDD (which
+// cost ~1 cycle per block in GEMV). Odd positions (MXFP4's byte fields) are flagged in `odd`.
+template <int kStride, int kOff>
+struct WordPerm {
+  static constexpr int kWords = 16 * kStride / 2;  // whole words inside the group
+  static constexpr int kPairs = (kWords + 63) / 64;
+  alignas(64) uint16_t idx[kPairs][32];
+  uint32_t take[kPairs];  // which of the 16 outputs pair q supplies
+  uint16_t odd;           // outputs whose field starts at an odd byte
+};
+template <int kStride, int kOff>
+constexpr WordPerm<kStride, kOff> make_word_perm() {
+  using T = WordPerm<kStride, kOff>;
+  T t{};
+  t.odd = 0;
+  for (int q = 0; q < T::kPairs; ++q) {
+    t.take[q] = 0;
+    for (int i = 0; i < 32; ++i) t.idx[q][i] = 0;
+    for (int i = 0; i < 16; ++i) {
+      const int byte = kOff + kStride * i;
+      const int w = byte / 2 - 64 * q;
+      if (w >= 0 && w < 64) {
+        t.idx[q][i] = static_cast<uint16_t>(w);
+        t.take[q] |= 1u << i;
+      }
+      if (byte & 1) t.odd = static_cast<uint16_t>(t.odd | (1u << i));
+    }
+  }
+  return t;
+}
+template <int kStride, int kOff>
+constexpr WordPerm<kStride, kOff> kWordPerm = make_word_perm<kStride, kOff>();
+
+// The 16-bit words holding field kOff of 16 consecutive blocks (all inside the group), in the
+// low 256 bits. For an odd field position the wanted byte is the word's high byte.
+template <int kStride, int kOff>
+FS_INLINE __m256i words16_full(const uint8_t* base) {
+  using T = WordPerm<kStride, kOff>;
+  const uint16_t* p = reinterpret_cast<const uint16_t*>(base);
+  __m512i res = _mm512_setzero_si512();
+#pragma GCC unroll 16
+  for (int q = 0; q < T::kPairs; ++q) {
+    const int w0 = 64 * q, w1 = 64 * q + 32;
+    const int n0 = T::kWords - w0 >= 32 ? 32 : T::kWords - w0;
+    const int n1 = T::kWords - w1 >= 32 ? 32 : (T::kWords - w1 > 0 ? T::kWords - w1 : 0);
+    const __mmask32 m0 = n0 >= 32 ? 0xFFFFFFFFu : ((1u << n0) - 1u);
+    const __mmask32 m1 = n1 >= 32 ? 0xFFFFFFFFu : ((1u << n1) - 1u);
+    const __m512i lo = _mm512_maskz_loadu_epi16(m0, p + w0);
+    const __m512i hi = _mm512_maskz_loadu_epi16(m1, p + w1);
+    const __m512i t = _mm512_permutex2var_epi16(lo, _mm512_load_si512(kWordPerm<kStride, kOff>.idx[q]), hi);
+    res = _mm512_mask_mov_epi16(res, kWordPerm<kStride, kOff>.take[q], t);
+  }
+  return _mm512_castsi512_si256(res);
+}
+
+template <int kStride, int kOff>
+FS_INLINE __m512 f16x16_full(const uint8_t* base) {
+  static_assert(kStride % 2 == 0 && kOff % 2 == 0);
+  return _mm512_cvtph_ps(words16_full<kStride, kOff>(base));
+}
+
+// The f16 fields of nbg (≤ 16) blocks: permutes for a full group, a masked gather otherwise.
+template <int kStride, int kOff>
+FS_INLINE __m512 f16x16(const uint8_t* base, __m512i idx, int nbg, __mmask16 m) {
+  if (nbg == 16) return f16x16_full<kStride, kOff>(base);
+  return gather_f16(base + kOff, idx, m);
 }
 
 FS_INLINE __m512i loadu256z(const uint8_t* p) {
@@ -41,8 +116,8 @@ FS_INLINE __m512i nib_pair(const uint8_t* q0, const uint8_t* q1) {
   __m512i z = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q0)));
   if constexpr (!kOne)
     z = _mm512_mask_broadcast_i32x4(z, 0xFF00, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q1)));
-  const __m512i sh = _mm512_mask_set1_epi16(_mm512_setzero_si512(), 0xFF00FF00u, 4);
-  return _mm512_and_si512(_mm512_srlv_epi16(z, sh), _mm512_set1_epi8(0x0F));
+  const __m512i sh = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);  // high nibbles in 128-bit lanes 1, 3
+  return _mm512_and_si512(_mm512_srlv_epi64(z, sh), _mm512_set1_epi8(0x0F));
 }
 
 // Code books biased by +128 so that they are unsigned bytes for VPDPBUSD.
@@ -72,7 +147,7 @@ FS_INLINE uint32_t load32(const uint8_t* p) {
 struct DQ4_0 {
   static constexpr int kB = 18, kOff = 8;
   static constexpr bool kMin = false;
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) { return gather_f16(row, idx, m); }
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) { return f16x16<kB, 0>(row, idx, n, m); }
   template <bool kOne>
   static FS_INLINE __m512i pair(const uint8_t* b) { return nib_pair<kOne>(b + 2, b + kB + 2); }
 };
@@ -80,7 +155,7 @@ struct DQ4_0 {
 struct DQ4_1 {
   static constexpr int kB = 20, kOff = 0, kMOff = 2;
   static constexpr bool kMin = true;
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) { return gather_f16(row, idx, m); }
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) { return f16x16<kB, 0>(row, idx, n, m); }
   template <bool kOne>
   static FS_INLINE __m512i pair(const uint8_t* b) { return nib_pair<kOne>(b + 4, b + kB + 4); }
 };
@@ -89,7 +164,7 @@ template <int kB_, int kQh, int kQs, int kOff_, bool kMin_>
 struct DQ5 {
   static constexpr int kB = kB_, kOff = kOff_, kMOff = 2;
   static constexpr bool kMin = kMin_;
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) { return gather_f16(row, idx, m); }
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) { return f16x16<kB, 0>(row, idx, n, m); }
   template <bool kOne>
   static FS_INLINE __m512i pair(const uint8_t* b) {
     const __m512i z = nib_pair<kOne>(b + kQs, b + kB + kQs);
@@ -104,7 +179,7 @@ using DQ5_1 = DQ5<24, 4, 8, 0, true>;
 struct DQ8_0 {
   static constexpr int kB = 34, kOff = 128;
   static constexpr bool kMin = false;
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) { return gather_f16(row, idx, m); }
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) { return f16x16<kB, 0>(row, idx, n, m); }
   template <bool kOne>
   static FS_INLINE __m512i pair(const uint8_t* b) {
     __m512i z = loadu256z(b + 2);
@@ -116,7 +191,7 @@ struct DQ8_0 {
 struct DIQ4_NL {
   static constexpr int kB = 18, kOff = 128;
   static constexpr bool kMin = false;
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) { return gather_f16(row, idx, m); }
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) { return f16x16<kB, 0>(row, idx, n, m); }
   template <bool kOne>
   static FS_INLINE __m512i pair(const uint8_t* b) {
     return _mm512_shuffle_epi8(lut16(kIQ4Lut), nib_pair<kOne>(b + 2, b + kB + 2));
@@ -127,9 +202,16 @@ struct DMXFP4 {
   static constexpr int kB = 17, kOff = 128;
   static constexpr bool kMin = false;
   // 2^(e-128): e >= 2 -> exponent field e-1; e = 0, 1 -> subnormals 2^-128, 2^-127.
-  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, __mmask16 m) {
-    const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, row, 1);
-    const __m512i e = _mm512_and_si512(g, _mm512_set1_epi32(0xFF));
+  static FS_INLINE __m512 scales(const uint8_t* row, __m512i idx, int n, __mmask16 m) {
+    __m512i e;
+    if (n == 16) {
+      const __m256i w = words16_full<kB, 0>(row);
+      const __m256i sh = _mm256_maskz_mov_epi16(kWordPerm<kB, 0>.odd, _mm256_set1_epi16(8));
+      e = _mm512_cvtepu16_epi32(_mm256_and_si256(_mm256_srlv_epi16(w, sh), _mm256_set1_epi16(0xFF)));
+    } else {
+      const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, row, 1);
+      e = _mm512_and_si512(g, _mm512_set1_epi32(0xFF));
+    }
     const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
     const __m512i sub = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
     const __mmask16 small = _mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2));
@@ -153,6 +235,66 @@ struct Act {
   }
 };
 
+// Software prefetch distance: the same group of blocks this many bytes' worth of rows further
+// down (at least 4 rows). Each weight row is a short stream, too short for the hardware
+// prefetchers to ramp up; without this, GEMV from DRAM runs ~3x slower.
+FS_INLINE size_t prefetch_bytes(size_t ws) {
+  const size_t rows = (16384 + ws - 1) / ws;
+  return (rows < 4 ? 4 : rows) * ws;
+}
+
+FS_INLINE void prefetch_range(const uint8_t* p, int bytes) {
+  for (int l = 0; l < bytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + l), _MM_HINT_T0);
+}
+
+// GEMV (one activation row): decode and multiply in registers, no staging.
+template <class D, int R>
+void gemv_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, float* Cm) {
+  using Ac = Act<D::kMin>;
+  __m512 acc[R], s16[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i widx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(D::kB));
+  const __m512i aidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Ac::kB));
+  const __m512i pidx0 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i offv = _mm512_set1_epi8(static_cast<char>(D::kOff));
+  const size_t pf = prefetch_bytes(ws);
+  for (int64_t g0 = 0; g0 < nb; g0 += 16) {
+    const int nbg = nb - g0 < 16 ? static_cast<int>(nb - g0) : 16;
+    const __mmask16 m = static_cast<__mmask16>((1u << nbg) - 1u);
+    const int nfull = nbg / 2;
+    const uint8_t* arow = A + g0 * Ac::kB;
+    const __m512 da = f16x16<Ac::kB, 0>(arow, aidx, nbg, m);
+    __m512 sa;
+    if constexpr (D::kMin) sa = f16x16<Ac::kB, 2>(arow, aidx, nbg, m);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* row = W + r * ws + g0 * D::kB;
+      prefetch_range(row + pf, nbg * D::kB);
+      s16[r] = _mm512_mul_ps(D::scales(row, widx, nbg, m), da);
+      if constexpr (D::kMin) acc[r] = _mm512_fmadd_ps(f16x16<D::kB, D::kMOff>(row, widx, nbg, m), sa, acc[r]);
+    }
+    auto step = [&](int p, auto one) {
+      constexpr bool kOne = decltype(one)::value;
+      const __m512i a = Ac::template pair<kOne>(arow + 2 * p * Ac::kB);
+      __m512i nsa = _mm512_setzero_si512();
+      if constexpr (D::kOff != 0) nsa = _mm512_sub_epi32(nsa, _mm512_dpbusd_epi32(_mm512_setzero_si512(), offv, a));
+      const __m512i pi = _mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * p));
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m512i w = D::template pair<kOne>(W + r * ws + (g0 + 2 * p) * D::kB);
+        const __m512i isum = _mm512_dpbusd_epi32(nsa, w, a);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pi, s16[r]), acc[r]);
+      }
+    };
+    for (int p = 0; p < nfull; ++p) step(p, Bool<false>{});
+    if (nbg & 1) step(nfull, Bool<true>{});
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) Cm[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
 template <class D, int R, int C>
 void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
   using Ac = Act<D::kMin>;
@@ -170,6 +312,7 @@ void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size
   const __m512i aidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Ac::kB));
   const __m512i pidx0 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
   const __m512i offv = _mm512_set1_epi8(static_cast<char>(D::kOff));
+  const size_t pf = prefetch_bytes(ws);
   for (int64_t g0 = 0; g0 < nb; g0 += 16) {
     const int nbg = nb - g0 < 16 ? static_cast<int>(nb - g0) : 16;
     const __mmask16 m = static_cast<__mmask16>((1u << nbg) - 1u);
@@ -178,8 +321,9 @@ void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* row = W + r * ws + g0 * D::kB;
-      const __m512 dw = D::scales(row, widx, m);
-      if constexpr (D::kMin) mw[r] = gather_f16(row + D::kMOff, widx, m);
+      prefetch_range(row + pf, nbg * D::kB);
+      const __m512 dw = D::scales(row, widx, nbg, m);
+      if constexpr (D::kMin) mw[r] = f16x16<D::kB, D::kMOff>(row, widx, nbg, m);
       for (int p = 0; p < nfull; ++p) {
         wq[r][p] = D::template pair<false>(row + 2 * p * D::kB);
         sdw[r][p] = _mm512_permutexvar_ps(_mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * p)), dw);
@@ -192,9 +336,9 @@ void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
       const uint8_t* arow = A + c * as + g0 * Ac::kB;
-      da[c] = gather_f16(arow, aidx, m);
+      da[c] = f16x16<Ac::kB, 0>(arow, aidx, nbg, m);
       if constexpr (D::kMin) {
-        const __m512 sa = gather_f16(arow + 2, aidx, m);
+        const __m512 sa = f16x16<Ac::kB, 2>(arow, aidx, nbg, m);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(mw[r], sa, acc[r][c]);
       }
@@ -228,26 +372,29 @@ template <class D>
 struct BlockKernel {
   template <int R, int C>
   static void run(int64_t k, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
-    tile_blocks<D, R, C>(k / 32, W, ws, A, as, Cm, cs);
+    if constexpr (C == 1)
+      gemv_blocks<D, R>(k / 32, W, ws, A, Cm);
+    else
+      tile_blocks<D, R, C>(k / 32, W, ws, A, as, Cm, cs);
   }
 };
 
 // ---- float weights: F32·F32, F16·F16 (converted), BF16·BF16 (converted, or VDPBF16PS) ----
 
 struct LF32 {
-  static constexpr int kStep = 16;
+  static constexpr int kStep = 16, kEl = 4;
   static FS_INLINE __m512 load(const uint8_t* p, int64_t i, __mmask16 m) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p) + i);
   }
 };
 struct LF16 {
-  static constexpr int kStep = 16;
+  static constexpr int kStep = 16, kEl = 2;
   static FS_INLINE __m512 load(const uint8_t* p, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(p) + i));
   }
 };
 struct LBF16 {
-  static constexpr int kStep = 16;
+  static constexpr int kStep = 16, kEl = 2;
   static FS_INLINE __m512 load(const uint8_t* p, int64_t i, __mmask16 m) {
     const __m256i h = _mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(p) + i);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
@@ -256,12 +403,13 @@ struct LBF16 {
 
 template <class L, int R, int C>
 FS_INLINE void float_step(const uint8_t* W, size_t ws, const uint8_t* A, size_t as, int64_t i, __mmask16 m,
-                          __m512 (&acc)[R][C]) {
+                          size_t pf, __m512 (&acc)[R][C]) {
   __m512 a[C];
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) a[c] = L::load(A + c * as, i, m);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(W + r * ws + i * L::kEl + pf), _MM_HINT_T0);
     const __m512 w = L::load(W + r * ws, i, m);
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(w, a[c], acc[r][c]);
@@ -278,8 +426,9 @@ struct FloatKernel {
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + L::kStep <= k; i += L::kStep) float_step<L, R, C>(W, ws, A, as, i, 0xFFFF, acc);
-    if (i < k) float_step<L, R, C>(W, ws, A, as, i, static_cast<__mmask16>((1u << (k - i)) - 1u), acc);
+    const size_t pf = prefetch_bytes(ws);
+    for (; i + L::kStep <= k; i += L::kStep) float_step<L, R, C>(W, ws, A, as, i, 0xFFFF, pf, acc);
+    if (i < k) float_step<L, R, C>(W, ws, A, as, i, static_cast<__mmask16>((1u << (k - i)) - 1u), pf, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
@@ -290,12 +439,13 @@ struct FloatKernel {
 // BF16 with AVX512_BF16: 32 products per VDPBF16PS (pairs summed into f32 lanes).
 template <int R, int C>
 FS_INLINE void bf16_step(const uint8_t* W, size_t ws, const uint8_t* A, size_t as, int64_t i, __mmask32 m,
-                         __m512 (&acc)[R][C]) {
+                         size_t pf, __m512 (&acc)[R][C]) {
   __m512i a[C];
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) a[c] = _mm512_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(A + c * as) + i);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(W + r * ws + i * 2 + pf), _MM_HINT_T0);
     const __m512i w = _mm512_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(W + r * ws) + i);
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], (__m512bh)w, (__m512bh)a[c]);
@@ -311,8 +461,9 @@ struct BF16DotKernel {
 #pragma GCC unroll 4
       for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
     int64_t i = 0;
-    for (; i + 32 <= k; i += 32) bf16_step<R, C>(W, ws, A, as, i, 0xFFFFFFFFu, acc);
-    if (i < k) bf16_step<R, C>(W, ws, A, as, i, static_cast<__mmask32>((1ull << (k - i)) - 1u), acc);
+    const size_t pf = prefetch_bytes(ws);
+    for (; i + 32 <= k; i += 32) bf16_step<R, C>(W, ws, A, as, i, 0xFFFFFFFFu, pf, acc);
+    if (i < k) bf16_step<R, C>(W, ws, A, as, i, static_cast<__mmask32>((1ull << (k - i)) - 1u), pf, acc);
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
