@@ -126,6 +126,58 @@ FS_INLINE __m256 weight_scales(const uint8_t* row, __m256i idx, int n) {
   }
 }
 
+// Software prefetch distance (bytes): at least 4 rows and ≥ 16 KB further down. Each weight row
+// is a short stream the hardware prefetchers do not ramp up on.
+FS_INLINE size_t prefetch_bytes(size_t ws) {
+  const size_t rows = (16384 + ws - 1) / ws;
+  return (rows < 4 ? 4 : rows) * ws;
+}
+
+// GEMV (one activation row): decode and multiply in registers, no staging.
+template <class D, int R>
+void gemv_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, float* Cm) {
+  constexpr int kAB = D::kMin ? 36 : 34, kAQs = D::kMin ? 4 : 2;
+  __m256 acc[R], s8[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
+  const __m256i iota = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+  const __m256i widx = _mm256_mullo_epi32(iota, _mm256_set1_epi32(D::kB));
+  const __m256i aidx = _mm256_mullo_epi32(iota, _mm256_set1_epi32(kAB));
+  const __m256i ones = _mm256_set1_epi16(1);
+  const size_t pf = prefetch_bytes(ws);
+  for (int64_t g0 = 0; g0 < nb; g0 += 8) {
+    const int nbg = nb - g0 < 8 ? static_cast<int>(nb - g0) : 8;
+    const uint8_t* arow = A + g0 * kAB;
+    const __m256 da = gather_f16(arow, aidx, nbg);
+    __m256 sa;
+    if constexpr (D::kMin) sa = gather_f16(arow + 2, aidx, nbg);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* row = W + r * ws + g0 * D::kB;
+      for (int l = 0; l < nbg * D::kB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(row + pf + l), _MM_HINT_T0);
+      s8[r] = _mm256_mul_ps(weight_scales<D>(row, widx, nbg), da);
+      if constexpr (D::kMin) acc[r] = _mm256_fmadd_ps(gather_f16(row + D::kMOff, widx, nbg), sa, acc[r]);
+    }
+    for (int p = 0; p < nbg; ++p) {
+      const __m256i a = load256(arow + p * kAB + kAQs);
+      const __m256i pi = _mm256_set1_epi32(p);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        const __m256i w = D::block(W + r * ws + (g0 + p) * D::kB);
+        __m256i p16;
+        if constexpr (D::kMin)
+          p16 = _mm256_maddubs_epi16(w, a);
+        else
+          p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+        const __m256i isum = _mm256_madd_epi16(p16, ones);
+        acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_permutevar8x32_ps(s8[r], pi), acc[r]);
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) Cm[r] = hsum(acc[r]);
+}
+
 template <class D, int R, int C>
 void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
   constexpr int kAB = D::kMin ? 36 : 34, kAQs = D::kMin ? 4 : 2;
@@ -143,11 +195,13 @@ void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size
   const __m256i widx = _mm256_mullo_epi32(iota, _mm256_set1_epi32(D::kB));
   const __m256i aidx = _mm256_mullo_epi32(iota, _mm256_set1_epi32(kAB));
   const __m256i ones = _mm256_set1_epi16(1);
+  const size_t pf = prefetch_bytes(ws);
   for (int64_t g0 = 0; g0 < nb; g0 += 8) {
     const int nbg = nb - g0 < 8 ? static_cast<int>(nb - g0) : 8;
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const uint8_t* row = W + r * ws + g0 * D::kB;
+      for (int l = 0; l < nbg * D::kB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(row + pf + l), _MM_HINT_T0);
       const __m256 dw = weight_scales<D>(row, widx, nbg);
       if constexpr (D::kMin) mw[r] = gather_f16(row + D::kMOff, widx, nbg);
       for (int p = 0; p < nbg; ++p) {
@@ -196,7 +250,10 @@ template <class D>
 struct BlockKernel {
   template <int R, int C>
   static void run(int64_t k, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
-    tile_blocks<D, R, C>(k / 32, W, ws, A, as, Cm, cs);
+    if constexpr (C == 1)
+      gemv_blocks<D, R>(k / 32, W, ws, A, Cm);
+    else
+      tile_blocks<D, R, C>(k / 32, W, ws, A, as, Cm, cs);
   }
 };
 
@@ -218,12 +275,14 @@ struct LBF16 {
 };
 
 template <class L, int R, int C>
-FS_INLINE void float_step(const uint8_t* const* w, const uint8_t* const* a, int64_t off, __m256 (&acc)[R][C]) {
+FS_INLINE void float_step(const uint8_t* const* w, const uint8_t* const* a, int64_t off, size_t pf,
+                          __m256 (&acc)[R][C]) {
   __m256 av[C];
 #pragma GCC unroll 4
   for (int c = 0; c < C; ++c) av[c] = L::load(a[c] + off);
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(w[r] + off + pf), _MM_HINT_T0);
     const __m256 wv = L::load(w[r] + off);
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_fmadd_ps(wv, av[c], acc[r][c]);
@@ -246,7 +305,8 @@ struct FloatKernel {
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) a[c] = A + c * as;
     int64_t i = 0;
-    for (; i + 8 <= k; i += 8) float_step<L, R, C>(w, a, i * L::kEl, acc);
+    const size_t pf = prefetch_bytes(ws);
+    for (; i + 8 <= k; i += 8) float_step<L, R, C>(w, a, i * L::kEl, pf, acc);
     if (i < k) {  // tail: zero-padded copies
       alignas(32) uint8_t tw[R][32] = {}, ta[C][32] = {};
       const uint8_t* pw[R];
@@ -260,7 +320,7 @@ struct FloatKernel {
         std::memcpy(ta[c], a[c] + i * L::kEl, nbytes);
         pa[c] = ta[c];
       }
-      float_step<L, R, C>(pw, pa, 0, acc);
+      float_step<L, R, C>(pw, pa, 0, 0, acc);
     }
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)

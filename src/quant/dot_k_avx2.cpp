@@ -116,13 +116,19 @@ void tile_k(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  const size_t pf_rows = (16384 + ws - 1) / ws;
+  const size_t pf = (pf_rows < 4 ? 4 : pf_rows) * ws;
   for (int64_t b = 0; b < nb; ++b) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
+      const uint8_t* blk = W + r * ws + b * kB;
+      // Rows are short streams the hardware prefetchers miss: fetch ≥ 16 KB ahead ourselves.
+#pragma GCC unroll 4
+      for (int l = 0; l < kB; l += 64) _mm_prefetch(reinterpret_cast<const char*>(blk + pf + l), _MM_HINT_T0);
       if constexpr (kKind == 6)
-        decode_q6(W + r * ws + b * kB, dec[r]);
+        decode_q6(blk, dec[r]);
       else
-        decode_q45<kKind == 5>(W + r * ws + b * kB, dec[r]);
+        decode_q45<kKind == 5>(blk, dec[r]);
     }
 #pragma GCC unroll 4
     for (int c = 0; c < C; ++c) {
