@@ -20,6 +20,8 @@ namespace {
 
 thread_local int tls_depth = 0;  // > 0 while this thread executes a pool task
 
+struct BarrierAbort {};  // unwinds threads waiting in barrier() after another task threw
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -145,9 +147,12 @@ void ThreadPool::execute(int ith) {
   ++tls_depth;
   try {
     fn_(ctx_, ith, n_threads_);
+  } catch (const BarrierAbort&) {
+    // another task's exception is the one to report
   } catch (...) {
     std::lock_guard<std::mutex> lock(err_mu_);
     if (!error_) error_ = std::current_exception();
+    failed_.store(true, std::memory_order_release);
   }
   --tls_depth;
 }
@@ -179,6 +184,8 @@ void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx) {
   fn_ = fn;
   ctx_ = ctx;
   error_ = nullptr;
+  failed_.store(false, std::memory_order_relaxed);
+  bar_count_.store(0, std::memory_order_relaxed);
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
   const uint32_t done_seen = done_.load(std::memory_order_relaxed);
   gen_.fetch_add(1, std::memory_order_seq_cst);  // publishes fn_, ctx_, pending_
@@ -200,6 +207,7 @@ void ThreadPool::barrier(int ith) {
     return;
   }
   for (uint32_t i = 1; bar_gen_.load(std::memory_order_acquire) == g; ++i) {
+    if (failed_.load(std::memory_order_acquire)) throw BarrierAbort{};
     cpu_relax();
     if ((i & 1023) == 0) sched_yield();  // oversubscribed machines: let the others run
   }

@@ -75,6 +75,8 @@ class ThreadPool {
   }
 
   // Barrier among the nth threads of the current run(); call it from every thread or none.
+  // If a task of the run throws, threads waiting here leave by exception too (no deadlock);
+  // run() rethrows the first exception.
   void barrier(int ith);
 
   // The untyped entry point behind run().
@@ -100,6 +102,7 @@ class ThreadPool {
   alignas(64) std::atomic<int> done_sleepers_{0};  // 1 while the caller sleeps on done_
   alignas(64) std::atomic<int> bar_count_{0};
   alignas(64) std::atomic<uint32_t> bar_gen_{0};
+  alignas(64) std::atomic<bool> failed_{false};   // a task of the current run threw
   bool stop_ = false;
   std::mutex err_mu_;
   std::exception_ptr error_;

@@ -88,6 +88,30 @@ TEST(ThreadPool, ExceptionIsRethrownInCaller) {
   EXPECT_EQ(count.load(), 3);
 }
 
+TEST(ThreadPool, ExceptionBeforeBarrierDoesNotDeadlock) {
+  ThreadPool pool(3);
+  for (int rep = 0; rep < 20; ++rep) {
+    try {
+      pool.run([&](int ith, int) {
+        if (ith == rep % 3) throw std::runtime_error("early");
+        pool.barrier(ith);
+        pool.barrier(ith);
+      });
+      FAIL() << "expected an exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "early");
+    }
+  }
+  std::vector<int> a(3, 0);  // barriers work normally afterwards
+  pool.run([&](int ith, int nth) {
+    a[ith] = 1;
+    pool.barrier(ith);
+    int s = 0;
+    for (int j = 0; j < nth; ++j) s += a[j];
+    EXPECT_EQ(s, 3);
+  });
+}
+
 TEST(ThreadPool, NestedRunExecutesInline) {
   ThreadPool pool(3);
   std::atomic<int> inner{0};

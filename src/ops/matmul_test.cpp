@@ -101,4 +101,9 @@ TEST(Matmul, RejectsUnsupportedTypes) {
   ops::Scratch scratch;
   float x[32] = {}, y[1];
   EXPECT_THROW(ops::matmul(pool, quant::Type::I32, x, 128, 1, 32, x, 1, y, scratch), fitserve::core::Error);
+  ThreadPool pool3(3);  // k not a multiple of the block: refused before any thread starts
+  std::vector<float> xs(48 * 4), ys(64 * 4);
+  std::vector<uint8_t> w(18 * 2 * 64);
+  EXPECT_THROW(ops::matmul(pool3, quant::Type::Q4_0, w.data(), 36, 64, 48, xs.data(), 4, ys.data(), scratch),
+               fitserve::core::Error);
 }
