@@ -102,8 +102,8 @@ int cmd_perplexity(int argc, char** argv) {
   }
   double nll = 0, kl_sum = 0;
   int64_t n = 0, same_top = 0;
-  std::vector<double> lp, lpb(size_t(nv));
-  std::vector<uint16_t> h(size_t(nv));
+  std::vector<double> lp, lpb(static_cast<size_t>(nv));
+  std::vector<uint16_t> h(static_cast<size_t>(nv));
   for (int64_t c = 0; c < n_chunks; ++c) {
     std::vector<int32_t> chunk(toks.begin() + c * n_ctx, toks.begin() + (c + 1) * n_ctx);
     if (tok.bos() >= 0) chunk[0] = tok.bos();

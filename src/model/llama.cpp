@@ -7,6 +7,7 @@
 #include "model/arch.h"
 #include "model/weights.h"
 #include "ops/ops.h"
+#include "quant/fp16.h"
 #include "quant/quant.h"
 
 namespace fitserve::model {
