@@ -506,6 +506,10 @@ void Gemma4Model::forward(const Batch& batch, kv::KvCache& cache, core::ThreadPo
     }
   }
 
+  int64_t n_out = 0;
+  for (int64_t t = 0; t < T; ++t) n_out += batch.output[static_cast<size_t>(t)] != 0;
+  int64_t R = T;  // rows still computed (all but the last layer's FFN: every row)
+  bool pruned = false;
   for (int l = 0; l < hp_.n_layer; ++l) {
     const Layer& L = layers_[l];
     const int d = L.hd, H = L.n_head, Hkv = L.n_head_kv;
@@ -514,18 +518,19 @@ void Gemma4Model::forward(const Batch& batch, kv::KvCache& cache, core::ThreadPo
     // Attention block.
     ops::rms_norm_rows(pool, x_.data(), E, n_.data(), E, T, E, eps_, L.attn_norm.data());
     mm(pool, L.wq, Dq, E, n_.data(), T, q_.data(), L.sq);
-    ops::rms_norm_rows(q_.data(), d, q_.data(), d, T * H, d, eps_, L.q_norm.data());
+    ops::rms_norm_rows(pool, q_.data(), d, q_.data(), d, T * H, d, eps_, L.q_norm.data());
     ops::rope(q_.data(), T, H, d, 0, tab);
     if (L.own_kv) {
       mm(pool, L.wk, Dkv, E, n_.data(), T, k_.data(), L.sk);
       if (L.wv) mm(pool, L.wv, Dkv, E, n_.data(), T, v_.data(), L.sv);
       else std::copy(k_.begin(), k_.begin() + T * Dkv, v_.begin());  // K=V: the raw K projection
-      ops::rms_norm_rows(v_.data(), d, v_.data(), d, T * Hkv, d, eps_, nullptr);
-      ops::rms_norm_rows(k_.data(), d, k_.data(), d, T * Hkv, d, eps_, L.k_norm.data());
+      ops::rms_norm_rows(pool, v_.data(), d, v_.data(), d, T * Hkv, d, eps_, nullptr);
+      ops::rms_norm_rows(pool, k_.data(), d, k_.data(), d, T * Hkv, d, eps_, L.k_norm.data());
       ops::rope(k_.data(), T, Hkv, d, 0, tab);
       for (const auto& r : runs)
         cache.write(l, r.seq, r.pos0, static_cast<int32_t>(r.n), k_.data() + r.start * Dkv, 0, v_.data() + r.start * Dkv, 0);
     }
+    if (l == hp_.n_layer - 1 && n_out == 0 && !tap_) break;  // K/V stored; nothing else is needed
     for (const auto& u : units) {
       ops::AttnParams ap;  // scale 1.0, no softcap; the window comes from the cache layer
       ap.scale = 1.0f;
@@ -537,45 +542,61 @@ void Gemma4Model::forward(const Batch& batch, kv::KvCache& cache, core::ThreadPo
       kv::attention(pool, cache, l, u.seq, q_.data() + u.start * Dq, 0, batch.pos.data() + u.start, u.n, H,
                     att_.data() + u.start * Dq, 0, ap, scratch_);
     }
-    mm(pool, L.wo, E, Dq, att_.data(), T, o_.data(), L.so);
-    ops::rms_norm_rows(pool, o_.data(), E, o_.data(), E, T, E, eps_, L.post_attn_norm.data());
-    ops::add(x_.data(), o_.data(), x_.data(), T * E);
-    // FFN block.
-    ops::rms_norm_rows(pool, x_.data(), E, n_.data(), E, T, E, eps_, L.ffn_norm.data());
-    ffn_dense(L, pool, T, f_buf_.data());
-    if (L.moe) {
-      ops::rms_norm_rows(pool, f_buf_.data(), E, f_buf_.data(), E, T, E, eps_, L.post_ffw_norm_1.data());
-      ffn_moe(L, l, pool, T, o_.data());
-      ops::add(f_buf_.data(), o_.data(), f_buf_.data(), T * E);
+    // Last layer: only the rows that want output go on (pure optimisation; skipped with a tap).
+    if (l == hp_.n_layer - 1 && !tap_ && n_out < T) {
+      const int64_t P = int64_t(hp_.n_layer) * n_pl_;
+      int64_t j = 0;
+      for (int64_t t = 0; t < T; ++t) {
+        if (!batch.output[static_cast<size_t>(t)]) continue;
+        if (j != t) {
+          std::memmove(att_.data() + j * Dq, att_.data() + t * Dq, sizeof(float) * static_cast<size_t>(Dq));
+          std::memmove(x_.data() + j * E, x_.data() + t * E, sizeof(float) * static_cast<size_t>(E));
+          if (P) std::memmove(ple_.data() + j * P, ple_.data() + t * P, sizeof(float) * static_cast<size_t>(P));
+        }
+        ++j;
+      }
+      R = n_out;
+      pruned = true;
     }
-    ops::rms_norm_rows(pool, f_buf_.data(), E, f_buf_.data(), E, T, E, eps_, L.post_ffw_norm.data());
-    ops::add(x_.data(), f_buf_.data(), x_.data(), T * E);
+    mm(pool, L.wo, E, Dq, att_.data(), R, o_.data(), L.so);
+    ops::rms_norm_rows(pool, o_.data(), E, o_.data(), E, R, E, eps_, L.post_attn_norm.data());
+    ops::add(x_.data(), o_.data(), x_.data(), R * E);
+    // FFN block.
+    ops::rms_norm_rows(pool, x_.data(), E, n_.data(), E, R, E, eps_, L.ffn_norm.data());
+    ffn_dense(L, pool, R, f_buf_.data());
+    if (L.moe) {
+      ops::rms_norm_rows(pool, f_buf_.data(), E, f_buf_.data(), E, R, E, eps_, L.post_ffw_norm_1.data());
+      ffn_moe(L, l, pool, R, o_.data());
+      ops::add(f_buf_.data(), o_.data(), f_buf_.data(), R * E);
+    }
+    ops::rms_norm_rows(pool, f_buf_.data(), E, f_buf_.data(), E, R, E, eps_, L.post_ffw_norm.data());
+    ops::add(x_.data(), f_buf_.data(), x_.data(), R * E);
     // Per-layer embedding branch.
     if (n_pl_ > 0) {
       const int64_t NP = n_pl_, P = int64_t(hp_.n_layer) * NP;
-      pl_.resize(static_cast<size_t>(T * NP));
-      mm(pool, L.inp_gate, NP, E, x_.data(), T, pl_.data());
-      ops::gelu_tanh(pl_.data(), pl_.data(), T * NP);
-      for (int64_t t = 0; t < T; ++t) ops::mul(pl_.data() + t * NP, ple_.data() + t * P + int64_t(l) * NP, pl_.data() + t * NP, NP);
-      mm(pool, L.proj, E, NP, pl_.data(), T, o_.data());
-      ops::rms_norm_rows(pool, o_.data(), E, o_.data(), E, T, E, eps_, L.post_norm.data());
-      ops::add(x_.data(), o_.data(), x_.data(), T * E);
+      pl_.resize(static_cast<size_t>(R * NP));
+      mm(pool, L.inp_gate, NP, E, x_.data(), R, pl_.data());
+      ops::gelu_tanh(pl_.data(), pl_.data(), R * NP);
+      for (int64_t t = 0; t < R; ++t) ops::mul(pl_.data() + t * NP, ple_.data() + t * P + int64_t(l) * NP, pl_.data() + t * NP, NP);
+      mm(pool, L.proj, E, NP, pl_.data(), R, o_.data());
+      ops::rms_norm_rows(pool, o_.data(), E, o_.data(), E, R, E, eps_, L.post_norm.data());
+      ops::add(x_.data(), o_.data(), x_.data(), R * E);
     }
-    if (L.has_out_scale) ops::scale(x_.data(), L.out_scale, x_.data(), T * E);
-    if (tap_) tap("l_out-" + std::to_string(l), x_.data(), T, E);
+    if (L.has_out_scale) ops::scale(x_.data(), L.out_scale, x_.data(), R * E);
+    if (tap_) tap("l_out-" + std::to_string(l), x_.data(), R, E);
   }
 
-  // Head: final norm of the rows that want output (or all rows, for the tap).
+  // Head: final norm of the rows that want output (of all rows too, for the tap).
   if (tap_) {
     ops::rms_norm_rows(pool, x_.data(), E, n_.data(), E, T, E, eps_, output_norm_.data());
     tap("result_norm", n_.data(), T, E);
   }
-  int64_t n_out = 0;
-  for (int64_t t = 0; t < T; ++t)
-    if (batch.output[static_cast<size_t>(t)]) {
-      ops::rms_norm(x_.data() + t * E, n_.data() + n_out * E, E, eps_, output_norm_.data());
-      ++n_out;
-    }
+  if (pruned) {
+    ops::rms_norm_rows(pool, x_.data(), E, n_.data(), E, n_out, E, eps_, output_norm_.data());
+  } else {
+    for (int64_t t = 0, j = 0; t < T; ++t)
+      if (batch.output[static_cast<size_t>(t)]) ops::rms_norm(x_.data() + t * E, n_.data() + (j++) * E, E, eps_, output_norm_.data());
+  }
   if (n_out == 0) return;
   if (hidden) std::copy(n_.begin(), n_.begin() + n_out * E, hidden);
   if (!logits) return;

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/testdata.h"
@@ -479,10 +480,12 @@ TEST(Gemma4, BadBatchesAreErrors) {
 
 // ---- load-time checks -----------------------------------------------------------------------
 
-// Copies a GGUF with edits: metadata overrides (via a callback on the writer), dropped tensors,
-// and one tensor's shape changed.
+// Copies a GGUF with edits: metadata overrides (via a callback on the writer), a dropped tensor,
+// one tensor's first two dims swapped, and a hook that may replace any tensor (returns true when
+// it wrote the tensor's replacement itself, or wants it dropped).
+using TensorHook = std::function<bool(const gguf::File&, const gguf::TensorInfo&, gguf::Writer&)>;
 std::string write_variant(const std::string& src, const std::string& name, const std::function<void(gguf::Writer&)>& meta,
-                          const std::string& drop = {}, const std::string& reshape = {}) {
+                          const std::string& drop = {}, const std::string& reshape = {}, const TensorHook& hook = {}) {
   auto f = gguf::File::open(src);
   gguf::Writer w;
   for (const auto& kv : f.metadata())
@@ -490,11 +493,13 @@ std::string write_variant(const std::string& src, const std::string& name, const
   meta(w);
   for (const auto& ti : f.tensors()) {
     if (ti.name == drop) continue;
+    if (hook && hook(f, ti, w)) continue;
     std::vector<int64_t> ne(ti.ne, ti.ne + std::max(1, ti.n_dims));
     if (ti.name == reshape) std::swap(ne[0], ne[1]);
     w.add_tensor(ti.name, ti.type, ne, ti.data, ti.nbytes);
   }
-  const std::string path = (std::filesystem::temp_directory_path() / ("fitserve_gemma4_" + name + ".gguf")).string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("fitserve_gemma4_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
   w.write_file(path);
   return path;
 }
@@ -544,6 +549,88 @@ TEST(Gemma4, LoadTimeChecks) {
     EXPECT_NO_THROW(model::load_model(f));
   }
   std::filesystem::remove(ok);
+}
+
+// ---- equivalent file layouts and metadata defaults ------------------------------------------
+
+// Teacher logits of a model file (80 golden tokens, one batch).
+std::vector<float> teacher_logits(const std::string& path, const std::vector<int32_t>& toks) {
+  Runner r(path);
+  return r.run(toks, 0, true);
+}
+
+// Fused attn_qkv (rows q, k, v) instead of attn_q/attn_k/attn_v; separate ffn_gate_exps and
+// ffn_up_exps instead of the merged ffn_gate_up_exps: the same model.
+TEST(Gemma4, FusedAndSplitTensorLayouts) {
+  const std::string dense = model_path("gemma4-dense-F16"), moe = model_path("gemma4-moe-F16");
+  REQUIRE_FILE(dense);
+  REQUIRE_FILE(moe);
+  const g::Teacher gt = g::load_teacher(golden_path("gemma4-dense-F16", ".teacher.json"));
+  auto none = [](gguf::Writer&) {};
+  // Layers 0..4 have attn_v: write attn_qkv there (after attn_q, drop attn_k/attn_v).
+  const std::string fused = write_variant(dense, "qkv", none, "", "", [](const gguf::File& f, const gguf::TensorInfo& ti, gguf::Writer& w) {
+    const std::string n = ti.name;
+    const auto dot = n.find(".attn_");
+    if (dot == std::string::npos) return false;
+    const std::string blk = n.substr(0, dot);
+    const gguf::TensorInfo* v = f.tensor(blk + ".attn_v.weight");
+    if (!v) return false;
+    if (n == blk + ".attn_k.weight" || n == blk + ".attn_v.weight") return true;  // folded into attn_qkv
+    if (n != blk + ".attn_q.weight") return false;
+    const gguf::TensorInfo* k = f.tensor(blk + ".attn_k.weight");
+    std::vector<uint8_t> bytes(ti.data, ti.data + ti.nbytes);
+    bytes.insert(bytes.end(), k->data, k->data + k->nbytes);
+    bytes.insert(bytes.end(), v->data, v->data + v->nbytes);
+    w.add_tensor(blk + ".attn_qkv.weight", ti.type, {ti.ne[0], ti.ne[1] + k->ne[1] + v->ne[1]}, bytes.data(), bytes.size());
+    return true;
+  });
+  {
+    auto f = gguf::File::open(fused);
+    EXPECT_EQ(f.tensor("blk.0.attn_q.weight"), nullptr);
+    ASSERT_NE(f.tensor("blk.0.attn_qkv.weight"), nullptr);
+  }
+  expect_same(teacher_logits(fused, gt.tokens), teacher_logits(dense, gt.tokens), 256, "gemma4-dense-F16", "fused attn_qkv vs q/k/v");
+  std::filesystem::remove(fused);
+
+  const std::string split = write_variant(moe, "gate_up", none, "", "", [](const gguf::File&, const gguf::TensorInfo& ti, gguf::Writer& w) {
+    const auto at = ti.name.find(".ffn_gate_up_exps.weight");
+    if (at == std::string::npos) return false;
+    const std::string blk = ti.name.substr(0, at);
+    const int64_t F = ti.ne[1] / 2, X = ti.ne[2];
+    const size_t rb = ti.row_bytes(), half = static_cast<size_t>(F) * rb;
+    std::vector<uint8_t> gate, up;
+    for (int64_t e = 0; e < X; ++e) {
+      const uint8_t* base = ti.data + static_cast<size_t>(e) * 2 * half;
+      gate.insert(gate.end(), base, base + half);
+      up.insert(up.end(), base + half, base + 2 * half);
+    }
+    w.add_tensor(blk + ".ffn_gate_exps.weight", ti.type, {ti.ne[0], F, X}, gate.data(), gate.size());
+    w.add_tensor(blk + ".ffn_up_exps.weight", ti.type, {ti.ne[0], F, X}, up.data(), up.size());
+    return true;
+  });
+  expect_same(teacher_logits(split, gt.tokens), teacher_logits(moe, gt.tokens), 256, "gemma4-moe-F16", "split gate/up experts vs merged");
+  std::filesystem::remove(split);
+}
+
+// final_logit_softcapping defaults to 30 when absent; 0 disables it.
+TEST(Gemma4, FinalSoftcapDefaultAndOff) {
+  const std::string dense = model_path("gemma4-dense-F16");
+  REQUIRE_FILE(dense);
+  const g::Teacher gt = g::load_teacher(golden_path("gemma4-dense-F16", ".teacher.json"));
+  const auto capped = teacher_logits(dense, gt.tokens);
+  const std::string absent = write_variant(dense, "nocap", [](gguf::Writer& w) { w.remove("gemma4.final_logit_softcapping"); });
+  EXPECT_EQ(teacher_logits(absent, gt.tokens), capped);
+  std::filesystem::remove(absent);
+  const std::string off = write_variant(dense, "cap0", [](gguf::Writer& w) { w.set_f32("gemma4.final_logit_softcapping", 0.0f); });
+  const auto raw = teacher_logits(off, gt.tokens);
+  std::filesystem::remove(off);
+  double worst = 0, above = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    worst = std::max(worst, std::fabs(30.0 * std::tanh(raw[i] / 30.0) - capped[i]));
+    above = std::max(above, std::fabs(double(raw[i])));
+  }
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_GT(above, 5.0) << "the cap must matter for this test to mean anything";
 }
 
 }  // namespace
