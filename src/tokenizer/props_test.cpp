@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <thread>
 
 #include "core/testdata.h"
 #include "tokenizer/tokenizer.h"
@@ -135,6 +136,25 @@ TEST_P(Props, WordCacheDoesNotChangeIds) {
     EXPECT_EQ(with[texts.size() + i], without) << texts[i];
   }
   tok->set_word_cache(true);
+}
+
+TEST_P(Props, ConcurrentCallsAgree) {
+  std::mt19937 rng(3);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 120; ++i) texts.push_back(random_text(rng, 80));
+  std::vector<std::vector<int32_t>> want;
+  for (const auto& t : texts) want.push_back(tok->tokenize(t, true, true));
+  std::vector<int> bad(4, 0);
+  std::vector<std::thread> th;
+  for (int k = 0; k < 4; ++k)
+    th.emplace_back([&, k] {
+      for (int rep = 0; rep < 3; ++rep)
+        for (size_t i = 0; i < texts.size(); ++i)
+          if (tok->tokenize(texts[(i + k * 31) % texts.size()], true, true) != want[(i + k * 31) % texts.size()])
+            ++bad[k];
+    });
+  for (auto& t : th) t.join();
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(bad[k], 0) << "thread " << k;
 }
 
 TEST(Gemma4Split, SplittingLinesDoesNotChangeIds) {
