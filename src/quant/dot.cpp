@@ -69,6 +69,7 @@ const detail::GemmTable& table_for(Isa isa) {
     if (i == static_cast<int>(Isa::AVX512)) {
       detail::fill_gemm_avx512(t, cpu_has_avx512bf16());
       detail::fill_gemm_k_avx512(t);
+      detail::fill_gemm_t_avx512(t);
     } else if (i == static_cast<int>(Isa::AVX2)) {
       detail::fill_gemm_avx2(t);
       detail::fill_gemm_k_avx2(t);
@@ -118,6 +119,27 @@ void check_k(Type w, int64_t k) {
 }
 
 }  // namespace
+
+namespace detail {
+uint8_t* scratch(size_t bytes) {
+  struct Buf {
+    uint8_t* p = nullptr;
+    size_t n = 0;
+    ~Buf() { std::free(p); }
+  };
+  thread_local Buf b;
+  if (bytes > b.n) {
+    std::free(b.p);
+    b.n = (bytes + 4095) & ~size_t(4095);
+    b.p = static_cast<uint8_t*>(std::aligned_alloc(64, b.n));
+    if (!b.p) {
+      b.n = 0;
+      throw core::Error("oom", "quant: cannot allocate " + std::to_string(bytes) + " bytes of gemm scratch");
+    }
+  }
+  return b.p;
+}
+}  // namespace detail
 
 Isa best_isa() {
   static const Isa b = detect_best();
@@ -191,7 +213,9 @@ void gemm(Type w, int64_t k, const void* W, size_t w_stride, int64_t n_rows, con
       (n_cols > 1 && c_stride < static_cast<size_t>(n_rows)))
     throw core::Error("quant", "gemm: a row stride is smaller than its row");
   const auto& t = table_for(active_isa());
-  t.fn[static_cast<uint32_t>(w)](k, static_cast<const uint8_t*>(W), w_stride, n_rows,
+  const uint32_t id = static_cast<uint32_t>(w);
+  const detail::GemmFn f = n_cols > 1 && t.multi[id] ? t.multi[id] : t.fn[id];
+  f(k, static_cast<const uint8_t*>(W), w_stride, n_rows,
                                  static_cast<const uint8_t*>(A), a_stride, n_cols, C, c_stride);
 }
 

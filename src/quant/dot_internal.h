@@ -15,13 +15,19 @@ using GemmFn = void (*)(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, 
                         size_t as, int64_t n_cols, float* C, size_t cs);
 
 struct GemmTable {
-  GemmFn fn[kTypeCount] = {};
+  GemmFn fn[kTypeCount] = {};     // any n_cols
+  GemmFn multi[kTypeCount] = {};  // optional override for n_cols > 1 (prompt processing)
 };
+
+// Thread-local, 64-byte aligned scratch of at least `bytes` (valid until the next call on this
+// thread). Defined in dot.cpp (baseline code), usable from every kernel file.
+uint8_t* scratch(size_t bytes);
 
 void fill_gemm_scalar(GemmTable& t);
 void fill_gemm_avx2(GemmTable& t);      // dot_avx2.cpp: float types + 32-blocks
 void fill_gemm_k_avx2(GemmTable& t);    // dot_k_avx2.cpp: Q4_K Q5_K Q6_K
 void fill_gemm_avx512(GemmTable& t, bool has_bf16);  // dot_avx512.cpp
 void fill_gemm_k_avx512(GemmTable& t);  // dot_k_avx512.cpp
+void fill_gemm_t_avx512(GemmTable& t);  // dot_t_avx512.cpp: multi-column GEMM for 32-blocks
 
 }  // namespace fitserve::quant::detail
