@@ -1,4 +1,5 @@
-// AVX-512 (F/BW/VL/DQ/VNNI) kernels for Q4_K, Q5_K and Q6_K weights against Q8_K activations.
+// AVX-512 (F/BW/VL/DQ/VNNI) kernels for Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS weights against
+// Q8_K activations.
 //
 // Tiles of R weight rows × C activation rows, R·C float accumulators in registers over all of k.
 // Per 256-super-block, phase A decodes each weight row into four 64-byte registers of unsigned
@@ -17,19 +18,13 @@
 #include <cstring>
 
 #include "quant/blocks.h"
+#include "quant/dot_avx512_blocks.h"
 #include "quant/dot_internal.h"
 
 namespace fitserve::quant::detail {
 
 namespace {
 
-#define FS_INLINE inline __attribute__((always_inline))
-
-FS_INLINE uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 FS_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // VPSHUFB controls: chunk ch gets scale word 2ch in its low 256 bits and word 2ch+1 in its high.
@@ -125,14 +120,98 @@ FS_INLINE void decode_q6(const uint8_t* p, Decoded& o) {
   }
 }
 
-template <int kKind>  // 4: Q4_K, 5: Q5_K, 6: Q6_K
+// Q2_K: 2-bit quants, 16 sub-blocks of 16 with 4-bit scale and min codes.
+FS_INLINE void decode_q2(const uint8_t* p, Decoded& o) {
+  const auto* x = reinterpret_cast<const BlockQ2_K*>(p);
+  uint16_t hd, hm;
+  std::memcpy(&hd, &x->d, 2);
+  std::memcpy(&hm, &x->dmin, 2);
+  o.d = _mm512_set1_ps(_cvtsh_ss(hd));
+  o.dmin = _mm512_set1_ps(_cvtsh_ss(hm));
+  const __m128i s8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x->scales));
+  const __m128i low4 = _mm_set1_epi8(0x0F);
+  o.aux = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(s8, 4), low4));
+  const __m512i scz = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_and_si128(s8, low4)));
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) o.sc[ch] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6Idx.v[ch]), scz);
+  const __m512i three = _mm512_set1_epi8(3);
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) {  // elements 64ch..: half n = ch/2, shifts j = 2(ch%2), +1
+    const int j = 2 * (ch % 2);
+    const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * (ch / 2)));
+    const __m512i sh = _mm512_set_epi64(2 * j + 2, 2 * j + 2, 2 * j + 2, 2 * j + 2, 2 * j, 2 * j, 2 * j, 2 * j);
+    o.wq[ch] = _mm512_and_si512(_mm512_srlv_epi64(q, sh), three);
+  }
+}
+
+// Q3_K: 2 low bits + 1 high bit (hmask) per quant, unsigned u = q + 4 ∈ 0..7; 16 signed 6-bit
+// scales (code − 32).
+FS_INLINE void decode_q3(const uint8_t* p, Decoded& o) {
+  const auto* x = reinterpret_cast<const BlockQ3_K*>(p);
+  uint16_t hd;
+  std::memcpy(&hd, &x->d, 2);
+  o.d = _mm512_set1_ps(_cvtsh_ss(hd));
+  uint64_t s64;
+  std::memcpy(&s64, x->scales, 8);
+  const uint32_t h32 = load32(x->scales + 8);
+  const uint64_t lo8 = s64 & 0x0F0F0F0F0F0F0F0FULL, hi8 = (s64 >> 4) & 0x0F0F0F0F0F0F0F0FULL;
+  const uint64_t hl = (h32 & 0x03030303u) | (static_cast<uint64_t>((h32 >> 2) & 0x03030303u) << 32);
+  const uint64_t hh = ((h32 >> 4) & 0x03030303u) | (static_cast<uint64_t>((h32 >> 6) & 0x03030303u) << 32);
+  const __m128i codes = _mm_set_epi64x(static_cast<long long>(hi8 | (hh << 4)), static_cast<long long>(lo8 | (hl << 4)));
+  o.aux = _mm256_sub_epi16(_mm256_cvtepu8_epi16(codes), _mm256_set1_epi16(32));
+  const __m512i scz = _mm512_castsi256_si512(o.aux);
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) o.sc[ch] = _mm512_permutexvar_epi16(_mm512_load_si512(kQ6Idx.v[ch]), scz);
+  const __m512i hz = _mm512_broadcast_i64x4(load256(x->hmask));
+  const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) {
+    const int j = 2 * (ch % 2), n = ch / 2;
+    const __m512i q = _mm512_broadcast_i64x4(load256(x->qs + 32 * n));
+    const __m512i sh = _mm512_set_epi64(2 * j + 2, 2 * j + 2, 2 * j + 2, 2 * j + 2, 2 * j, 2 * j, 2 * j, 2 * j);
+    const __m512i low = _mm512_and_si512(_mm512_srlv_epi64(q, sh), three);
+    // hmask bit 4n+j (low half) / 4n+j+1 (high half) of each byte -> bit 2
+    const int bl = 4 * n + j, bh = bl + 1;
+    const __m512i rot = _mm512_set_epi64((2 - bh) & 63, (2 - bh) & 63, (2 - bh) & 63, (2 - bh) & 63, (2 - bl) & 63,
+                                         (2 - bl) & 63, (2 - bl) & 63, (2 - bl) & 63);
+    o.wq[ch] = _mm512_ternarylogic_epi32(low, _mm512_rolv_epi64(hz, rot), four, 0xF8);
+  }
+}
+
+// IQ4_XS: code-book quants biased by +128 (unsigned), 8 signed 6-bit scales of 32 as int32 lanes.
+FS_INLINE void decode_iq4xs(const uint8_t* p, Decoded& o) {
+  const auto* x = reinterpret_cast<const BlockIQ4_XS*>(p);
+  uint16_t hd;
+  std::memcpy(&hd, &x->d, 2);
+  o.d = _mm512_set1_ps(_cvtsh_ss(hd));
+  const uint64_t codes = _pdep_u64(load32(x->scales_l), 0x0F0F0F0F0F0F0F0FULL) |
+                         (_pdep_u64(x->scales_h, 0x0303030303030303ULL) << 4);
+  const __m128i w = _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(codes))), _mm_set1_epi16(32));
+  o.aux = _mm256_set_m128i(_mm_unpackhi_epi16(w, w), _mm_unpacklo_epi16(w, w));
+  const __m512i s32 = _mm512_castsi256_si512(_mm256_cvtepi16_epi32(w));
+  const __m512i lut = lut16(kIQ4Lut);
+#pragma GCC unroll 4
+  for (int ch = 0; ch < 4; ++ch) {
+    o.sc[ch] = _mm512_permutexvar_epi32(_mm512_set_epi32(2 * ch + 1, 2 * ch + 1, 2 * ch + 1, 2 * ch + 1, 2 * ch + 1,
+                                                         2 * ch + 1, 2 * ch + 1, 2 * ch + 1, 2 * ch, 2 * ch, 2 * ch,
+                                                         2 * ch, 2 * ch, 2 * ch, 2 * ch, 2 * ch),
+                                        s32);
+    o.wq[ch] = _mm512_shuffle_epi8(lut, nib_pair<false>(x->qs + 32 * ch, x->qs + 32 * ch + 16));
+  }
+}
+
+// Kinds: 2 Q2_K, 3 Q3_K, 4 Q4_K, 5 Q5_K, 6 Q6_K, 7 IQ4_XS.
+template <int kKind>
 struct KDec {
-  static constexpr int kB = kKind == 4 ? 144 : kKind == 5 ? 176 : 210;
+  static constexpr int kB = kKind == 2 ? 84 : kKind == 3 ? 110 : kKind == 4 ? 144 : kKind == 5 ? 176 : kKind == 6 ? 210 : 136;
+  static constexpr bool kMins = kKind == 2 || kKind == 4 || kKind == 5;  // x = d·sc·q − dmin·m
+  static constexpr int kOffShift = kKind == 3 ? 2 : kKind == 6 ? 5 : 7;   // else q − 4 / 32 / 128
   static FS_INLINE void decode(const uint8_t* p, Decoded& o) {
-    if constexpr (kKind == 6)
-      decode_q6(p, o);
-    else
-      decode_q45<kKind == 5>(p, o);
+    if constexpr (kKind == 2) decode_q2(p, o);
+    else if constexpr (kKind == 3) decode_q3(p, o);
+    else if constexpr (kKind == 6) decode_q6(p, o);
+    else if constexpr (kKind == 7) decode_iq4xs(p, o);
+    else decode_q45<kKind == 5>(p, o);
   }
 };
 
@@ -169,11 +248,16 @@ void tile_k(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as
       for (int r = 0; r < R; ++r) {
         __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
-        for (int ch = 0; ch < 4; ++ch)
-          isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(dec[r].wq[ch], a[ch]), dec[r].sc[ch]);
+        for (int ch = 0; ch < 4; ++ch) {
+          if constexpr (kKind == 7)  // quants up to 241: VPDPBUSD (no s16 saturation), then × scale
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), dec[r].wq[ch], a[ch]),
+                                                             dec[r].sc[ch]));
+          else
+            isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(dec[r].wq[ch], a[ch]), dec[r].sc[ch]);
+        }
         const __m256i m = _mm256_madd_epi16(bs, dec[r].aux);
-        if constexpr (kKind == 6) {
-          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(m, 5)));
+        if constexpr (!D::kMins) {
+          isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(_mm256_slli_epi32(m, D::kOffShift)));
           acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dec[r].d, dav), acc[r][c]);
         } else {
           acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dec[r].d, dav), acc[r][c]);
@@ -217,9 +301,12 @@ void gemm_k(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, const uint8_
 }  // namespace
 
 void fill_gemm_k_avx512(GemmTable& t) {
+  t.fn[static_cast<uint32_t>(Type::Q2_K)] = gemm_k<2>;
+  t.fn[static_cast<uint32_t>(Type::Q3_K)] = gemm_k<3>;
   t.fn[static_cast<uint32_t>(Type::Q4_K)] = gemm_k<4>;
   t.fn[static_cast<uint32_t>(Type::Q5_K)] = gemm_k<5>;
   t.fn[static_cast<uint32_t>(Type::Q6_K)] = gemm_k<6>;
+  t.fn[static_cast<uint32_t>(Type::IQ4_XS)] = gemm_k<7>;
 }
 
 }  // namespace fitserve::quant::detail
