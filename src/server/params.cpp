@@ -427,7 +427,7 @@ ChatParams parse_chat_params(const json& body, const ServerOptions& opt) {
   }
   if (auto v = f.string("reasoning_effort")) {
     if (*v == "none") c.enable_thinking = false;
-    c.chat_template_kwargs["reasoning_effort"] = *v;
+    c.reasoning_effort = *v;
   }
   c.chat_template_kwargs["enable_thinking"] = c.enable_thinking;
   c.reasoning_format = opt.reasoning_format;

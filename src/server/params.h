@@ -74,6 +74,7 @@ struct ChatParams {
   json continue_final_message;      // null, bool, or "content" / "reasoning_content"
   json chat_template_kwargs = json::object();  // server defaults merged with the request's
   bool enable_thinking = true;
+  std::string reasoning_effort;     // "" = not given
   std::string reasoning_format = "deepseek";   // none | auto | deepseek | deepseek-legacy
 };
 
