@@ -99,17 +99,19 @@ struct Runner {
 
 // Two runs of the same function computed in a different order (ubatch split, ring vs no ring,
 // several sequences, embedding rows vs ids): how far apart they may be (top-20 log-probs of one
-// vs the other). Measured: 0 for most files; dense-F16 with 1-token ubatches 8.8e-3 (a last-bit
-// difference in one attention row flips f16 activation roundings, amplified by the random
-// weights; the reference itself differs by up to 0.03 between one-token and one-batch decoding,
-// README "incremental vs batch"). Quantized files may flip a Q8 activation rounding; in the
-// quantized MoE files that can flip the top-2 expert choice at a router near-tie, which moves a
-// few positions by ~1.5 (measured on moe-Q8_0 with 1- and 16-token ubatches, where the decode
-// GEMV and the batch GEMM round differently), so those get no bound on the maximum.
+// vs the other). Measured: 0 for most combinations; dense-F16 with 1-token ubatches 8.8e-3 (a
+// last-bit difference in one attention row flips f16 activation roundings, amplified by the
+// random weights; the reference itself differs by up to 0.03 between one-token and one-batch
+// decoding, README "incremental vs batch"). In quantized files the decode GEMV and the batch GEMM
+// sum in a different order (1e-7 relative after layer 0), which flips Q8 activation roundings
+// downstream: measured e-Q4_K_M 1-token ubatches 0.091 / 0.47 / 0.72, moe-Q8_0 0.043 / 0.37 /
+// 0.90 — the size of the reference's own spread (dense-Q4_K_M incremental vs batch 0.092 / 0.42 /
+// 0.51); in the MoE files such a flip can also change the top-2 experts at a router near-tie, so
+// they get no bound on the maximum. Real bugs move log-probs by 5-35.
 g::Band same_band(const std::string& stem) {
   if (is_f16(stem)) return {0.005, 0.03, 0.03, 0.97};
-  if (is_moe(stem)) return {0.05, 1.5, -1, 0.9};
-  return {0.02, 0.25, 0.25, 0.95};
+  if (is_moe(stem)) return {0.15, 1.5, -1, 0.9};
+  return {0.15, 1.0, 1.5, 0.9};
 }
 void expect_same(const std::vector<float>& got, const std::vector<float>& want, int64_t n_vocab, const std::string& stem,
                  const std::string& what) {
