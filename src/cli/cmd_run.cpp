@@ -20,7 +20,10 @@ const std::vector<FlagSpec> kRunFlags = {
     {{"-p", "--prompt"}, true, "prompt text"},
     {{"-f", "--file"}, true, "read the prompt from a file"},
     {{"-n", "--n-predict"}, true, "tokens to generate (default 128; -1 = until end of text or context)"},
-    {{"-c", "--ctx-size"}, true, "context size in tokens (default 2048; 0 = the model's)"},
+    {{"-c", "--ctx-size"}, true, "context size in tokens (default 2048; 0 or auto = the largest that fits --mem-cap)"},
+    {{"--mem-cap"}, true, "memory cap (e.g. 20G, 16GiB): refuse configurations that do not fit"},
+    {{"--mmproj"}, true, "vision projector GGUF (checked against the model)"},
+    {{"-md", "--model-draft"}, true, "draft / MTP assistant GGUF (checked against the model)"},
     {{"-t", "--threads"}, true, "threads (default: physical cores)"},
     {{"-b", "--batch-size"}, true, "logical batch size (default 2048)"},
     {{"-ub", "--ubatch-size"}, true, "physical batch size (default 512)"},
@@ -76,7 +79,10 @@ int cmd_run(int argc, char** argv) {
   if (n_predict < -1) throw core::Error("usage", "run: -n must be >= -1 (got " + std::to_string(n_predict) + ")");
   engine::EngineOptions eo;
   eo.model_path = a.get("-m");
-  eo.n_ctx = int32_t(a.get_int("-c", 2048));
+  eo.n_ctx = a.get("-c") == "auto" ? 0 : int32_t(a.get_int("-c", 2048));
+  if (a.has("--mem-cap")) eo.mem_cap = parse_bytes(a.get("--mem-cap"));
+  eo.mmproj_path = a.get("--mmproj");
+  eo.draft_path = a.get("-md");
   if (eo.n_ctx < 0) throw core::Error("usage", "run: -c must be >= 0");
   eo.n_threads = int32_t(a.get_int("-t", 0));
   eo.n_batch = int32_t(a.get_int("-b", 2048));
@@ -99,6 +105,10 @@ int cmd_run(int argc, char** argv) {
   req.n_predict = int32_t(n_predict);
   req.ignore_eos = a.has("--ignore-eos");
   req.cache_prompt = false;
+  if (int64_t(req.prompt.size()) >= eng->info().n_ctx_slot)
+    throw core::Error("usage", "run: the prompt has " + std::to_string(req.prompt.size()) + " tokens, the context is " +
+                                   std::to_string(eng->info().n_ctx_slot),
+                      "use a larger -c or a shorter prompt");
   std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::fflush(stdout);
   auto res = eng->generate(std::move(req), [](const engine::TokenEvent& ev) {

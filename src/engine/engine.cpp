@@ -15,6 +15,8 @@
 #include "engine/runner.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "plan/compat.h"
+#include "plan/headers.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fitserve::engine {
@@ -69,16 +71,23 @@ struct Slot {
 class EngineImpl final : public Engine {
  public:
   explicit EngineImpl(const EngineOptions& opt) : opt_(opt) {
-    file_ = std::make_unique<gguf::File>(gguf::File::open(opt.model_path));
-    tok_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_gguf(*file_));
+    file_ = std::make_shared<gguf::File>(gguf::File::open(opt.model_path));
+    // The memory plan from the headers comes first: companion checks, -c auto, --mem-cap.
+    fit_ = plan_for(opt, file_);
     pool_ = std::make_unique<core::ThreadPool>(opt.n_threads);
     model::LoadOptions lo;
     lo.n_threads = pool_->size();
     model_ = model::load_model(*file_, lo);
+    auto tm = file_->get_string("tokenizer.ggml.model");
+    if (!tm || *tm == "none")
+      throw core::Error("model", opt.model_path + ": the model has no tokenizer (tokenizer.ggml.model is " + (tm ? "'none'" : "missing") + ")",
+                        "text generation needs a GGUF with its vocabulary; use `fitserve logits --tokens` for token-level runs");
+    tok_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_gguf(*file_));
     const auto& mi = model_->info();
     if (opt.n_parallel < 1 || opt.n_parallel > 256)
       throw core::Error("usage", "--parallel must be between 1 and 256");
-    int32_t n_ctx = opt.n_ctx > 0 ? opt.n_ctx : mi.n_ctx_train;
+    if (fit_.plan.settings.n_ctx > INT32_MAX) throw core::Error("usage", "context size too large");
+    int32_t n_ctx = static_cast<int32_t>(fit_.plan.settings.n_ctx);
     if (n_ctx < 8) throw core::Error("usage", "context size " + std::to_string(n_ctx) + " is too small");
     n_ctx_slot_ = n_ctx / opt.n_parallel;
     if (n_ctx_slot_ < 8) throw core::Error("usage", "context per slot too small: raise -c or lower --parallel");
@@ -107,6 +116,26 @@ class EngineImpl final : public Engine {
   }
 
   ~EngineImpl() override { shutdown(0); }
+
+  static plan::FitResult plan_for(const EngineOptions& opt, const std::shared_ptr<gguf::File>& file) {
+    plan::ModelHeaders th = plan::read_headers(file, opt.model_path);
+    std::optional<plan::ModelHeaders> mh, dh;
+    if (!opt.mmproj_path.empty()) mh = plan::open_headers(opt.mmproj_path);
+    if (!opt.draft_path.empty()) dh = plan::open_headers(opt.draft_path);
+    plan::RunSettings rs;
+    if (opt.n_ctx < 0) throw core::Error("usage", "context size must be >= 0 (0 = auto)");
+    rs.n_ctx = opt.n_ctx;
+    rs.n_seq = opt.n_parallel;
+    rs.n_batch = opt.n_batch;
+    rs.n_ubatch = std::min(opt.n_ubatch, opt.n_batch);
+    rs.type_k = parse_kv_type(opt.type_k, "-ctk");
+    rs.type_v = parse_kv_type(opt.type_v, "-ctv");
+    if (opt.n_ctx > 0) {
+      // An explicit -c is used as given (per slot: n_ctx / n_parallel); the plan still checks the fit.
+      rs.n_ctx = opt.n_ctx;
+    }
+    return plan::check_and_fit(plan::ModelSet{&th, mh ? &*mh : nullptr, dh ? &*dh : nullptr}, rs, opt.mem_cap);
+  }
 
   RequestId submit(Request req, std::function<bool(const TokenEvent&)> on_token,
                    std::function<void(const Result&)> on_done) override {
@@ -466,7 +495,8 @@ class EngineImpl final : public Engine {
   }
 
   EngineOptions opt_;
-  std::unique_ptr<gguf::File> file_;
+  std::shared_ptr<gguf::File> file_;
+  plan::FitResult fit_;
   std::unique_ptr<tokenizer::Tokenizer> tok_;
   std::unique_ptr<core::ThreadPool> pool_;
   std::unique_ptr<model::Model> model_;

@@ -23,7 +23,8 @@ namespace fitserve::engine {
 
 struct EngineOptions {
   std::string model_path;
-  int32_t n_ctx = 4096;         // total context (split evenly across slots); 0 = model's training context
+  int32_t n_ctx = 4096;         // total context (split evenly across slots); 0 = auto: the largest
+                                // that fits mem_cap, or the training context when there is no cap
   int32_t n_parallel = 1;       // slots
   int32_t n_threads = 0;        // 0 = physical cores
   int32_t n_batch = 2048;       // max tokens per forward across slots
