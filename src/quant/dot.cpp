@@ -70,9 +70,11 @@ const detail::GemmTable& table_for(Isa isa) {
       detail::fill_gemm_avx512(t, cpu_has_avx512bf16());
       detail::fill_gemm_k_avx512(t);
       detail::fill_gemm_t_avx512(t);
+      detail::fill_act_avx512(t);
     } else if (i == static_cast<int>(Isa::AVX2)) {
       detail::fill_gemm_avx2(t);
       detail::fill_gemm_k_avx2(t);
+      detail::fill_act_avx2(t);
     }
     detail::GemmTable scalar;
     detail::fill_gemm_scalar(scalar);
@@ -82,20 +84,24 @@ const detail::GemmTable& table_for(Isa isa) {
   return tables[i];
 }
 
-// Q8_0 / Q8_1 activation rule of the reference CPU SIMD path: id = 127/amax, round half to even.
+// Q8_0 / Q8_1 activation rule of the reference CPU SIMD path: id = 127/amax, round half to even
+// (1.5·2^23 trick, exact for |v| < 2^22; NaN -> 0). SIMD variants produce the same bytes.
 template <bool kSum>
 void act_q8(const float* x, uint8_t* dst, int64_t k) {
   const size_t bb = kSum ? sizeof(BlockQ8_1) : sizeof(BlockQ8_0);
   for (int64_t i = 0; i < k / 32; ++i, x += 32, dst += bb) {
     float amax = 0.f;
-    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    for (int j = 0; j < 32; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = a > amax ? a : amax;
+    }
     const float d = amax / 127.f;
     const float id = amax != 0.f ? 127.f / amax : 0.f;
     int8_t* qs = reinterpret_cast<int8_t*>(dst + (kSum ? 4 : 2));
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
-      const float v = std::nearbyint(x[j] * id);  // default rounding mode: half to even
-      const int q = (v >= -127.f && v <= 127.f) ? static_cast<int>(v) : 0;  // NaN/Inf -> 0
+      const float v = (x[j] * id + 12582912.f) - 12582912.f;
+      const int q = (v >= -127.f && v <= 127.f) ? static_cast<int>(v) : 0;
       qs[j] = static_cast<int8_t>(q);
       sum += q;
     }
@@ -198,7 +204,12 @@ size_t act_row_bytes(Type w, int64_t k) {
 void quantize_act_row(Type w, const float* x, void* dst, int64_t k) {
   check_k(w, k);
   auto* d = static_cast<uint8_t*>(dst);
-  switch (vec_dot_type(w)) {
+  const Type at = vec_dot_type(w);
+  if (const detail::ActFn f = table_for(active_isa()).act[static_cast<uint32_t>(at)]) {
+    f(x, d, k);
+    return;
+  }
+  switch (at) {
     case Type::Q8_0: act_q8<false>(x, d, k); return;
     case Type::Q8_1: act_q8<true>(x, d, k); return;
     default: quantize_row(vec_dot_type(w), x, dst, k); return;  // F32 F16 BF16 Q8_K: reference

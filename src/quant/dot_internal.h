@@ -14,9 +14,13 @@ namespace fitserve::quant::detail {
 using GemmFn = void (*)(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, const uint8_t* A,
                         size_t as, int64_t n_cols, float* C, size_t cs);
 
+// Activation quantizer: k floats -> one row of the activation type (same bytes in every ISA).
+using ActFn = void (*)(const float* x, uint8_t* dst, int64_t k);
+
 struct GemmTable {
   GemmFn fn[kTypeCount] = {};     // any n_cols
   GemmFn multi[kTypeCount] = {};  // optional override for n_cols > 1 (prompt processing)
+  ActFn act[kTypeCount] = {};     // indexed by the activation type (Q8_0, Q8_1, Q8_K, F16); null = scalar
 };
 
 // Thread-local, 64-byte aligned scratch of at least `bytes` (valid until the next call on this
@@ -29,5 +33,7 @@ void fill_gemm_k_avx2(GemmTable& t);    // dot_k_avx2.cpp: Q4_K Q5_K Q6_K
 void fill_gemm_avx512(GemmTable& t, bool has_bf16);  // dot_avx512.cpp
 void fill_gemm_k_avx512(GemmTable& t);  // dot_k_avx512.cpp
 void fill_gemm_t_avx512(GemmTable& t);  // dot_t_avx512.cpp: multi-column GEMM for 32-blocks
+void fill_act_avx2(GemmTable& t);       // dot_act_avx2.cpp: activation quantizers
+void fill_act_avx512(GemmTable& t);     // dot_act_avx512.cpp
 
 }  // namespace fitserve::quant::detail

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -212,21 +213,51 @@ TEST(Dot, EveryIsaMatchesScalarOnOddShapes) {
 }
 
 TEST(Dot, AllVariantsShareActivationBytes) {
-  // quantize_act_row is defined by one rule: the bytes do not depend on the active ISA.
+  // quantize_act_row is defined by one rule: the bytes do not depend on the active ISA, also for
+  // rounding ties, zero blocks, max-magnitude ties of both signs, NaN/Inf and k % 16 != 0.
   IsaGuard g;
   std::mt19937 rng(3);
-  const auto x = randn(4096, rng, 2.f);
-  for (Type w : {Type::Q4_0, Type::Q4_1, Type::Q4_K, Type::F16, Type::BF16}) {
+  auto x = randn(4096 + 256, rng, 2.f);
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.f;                        // zero block
+  x[64] = 127.f;                                                       // id = 1: exact ties
+  for (int j = 1; j < 32; ++j) x[64 + j] = static_cast<float>(j) - 15.5f;
+  x[96 + 3] = std::numeric_limits<float>::quiet_NaN();                 // NaN lane
+  x[128 + 5] = std::numeric_limits<float>::infinity();                 // Inf block
+  x[300] = -9.f;                                                       // Q8_K: -9 before +9
+  x[400] = 9.f;
+  x[1000] = 1e-40f;                                                    // denormal
+  for (Type w : {Type::Q4_0, Type::Q4_1, Type::Q5_1, Type::Q4_K, Type::Q6_K, Type::F16, Type::BF16, Type::F32}) {
+    for (int64_t k : {int64_t(4096), int64_t(512), int64_t(4096 + 256)}) {
+      if (k % std::max<int64_t>(1, quant::type_info(quant::vec_dot_type(w)).block) != 0) continue;
+      std::vector<std::vector<uint8_t>> outs;
+      for (Isa isa : {Isa::Scalar, Isa::AVX2, Isa::AVX512}) {
+        if (static_cast<int>(isa) > static_cast<int>(quant::best_isa())) continue;
+        quant::set_isa(isa);
+        std::vector<uint8_t> o(quant::act_row_bytes(w, k));
+        quant::quantize_act_row(w, x.data(), o.data(), k);
+        outs.push_back(o);
+      }
+      for (const auto& o : outs) EXPECT_EQ(o, outs[0]) << quant::type_name(w) << " k=" << k;
+    }
+  }
+  // odd k for the float types (F16 converts in SIMD chunks plus a scalar tail)
+  for (Type w : {Type::F16, Type::BF16}) {
     std::vector<std::vector<uint8_t>> outs;
     for (Isa isa : {Isa::Scalar, Isa::AVX2, Isa::AVX512}) {
       if (static_cast<int>(isa) > static_cast<int>(quant::best_isa())) continue;
       quant::set_isa(isa);
-      std::vector<uint8_t> o(quant::act_row_bytes(w, 4096));
-      quant::quantize_act_row(w, x.data(), o.data(), 4096);
+      std::vector<uint8_t> o(quant::act_row_bytes(w, 4099));
+      quant::quantize_act_row(w, x.data(), o.data(), 4099);
       outs.push_back(o);
     }
     for (const auto& o : outs) EXPECT_EQ(o, outs[0]) << quant::type_name(w);
   }
+  // Q8_K activations equal the reference quantizer's bytes.
+  std::vector<uint8_t> ref(quant::row_bytes(Type::Q8_K, 4096)), got(ref.size());
+  quant::quantize_row(Type::Q8_K, x.data(), ref.data(), 4096);
+  quant::set_isa(quant::best_isa());
+  quant::quantize_act_row(Type::Q4_K, x.data(), got.data(), 4096);
+  EXPECT_EQ(got, ref);
 }
 
 TEST(Dot, RejectsBadArguments) {
