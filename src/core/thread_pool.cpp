@@ -5,7 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <set>
-#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -94,6 +94,26 @@ int cores_from_cpuinfo(const std::vector<int>& cpus) {
   return static_cast<int>(cores.size());
 }
 
+// CPU quota of this process's cgroup in whole CPUs (rounded up); 0 if none or unknown.
+int cgroup_cpu_limit() {
+  long quota = -1, period = 0;
+  {  // cgroup v2: "max 100000" or "<quota> <period>"
+    std::ifstream f("/sys/fs/cgroup/cpu.max");
+    std::string q;
+    if (f >> q >> period && q != "max") {
+      try {
+        quota = std::stol(q);
+      } catch (...) {
+        quota = -1;
+      }
+    }
+  }
+  if (quota <= 0 && read_int_file("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", quota) && quota > 0)
+    read_int_file("/sys/fs/cgroup/cpu/cpu.cfs_period_us", period);
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>((quota + period - 1) / period);
+}
+
 }  // namespace
 
 int default_threads() {
@@ -108,6 +128,7 @@ int default_threads() {
   if (n <= 0) n = cores_from_cpuinfo(cpus);
   if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
   if (!cpus.empty() && n > static_cast<int>(cpus.size())) n = static_cast<int>(cpus.size());
+  if (const int quota = cgroup_cpu_limit(); quota > 0 && n > quota) n = quota;
   return n > 0 ? n : 1;
 }
 
@@ -120,7 +141,7 @@ ThreadPool::ThreadPool(int n_threads, int spin_us)
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(run_mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_relaxed);
     gen_.fetch_add(1, std::memory_order_seq_cst);
     futex_wake_all(gen_);
   }
@@ -157,21 +178,52 @@ void ThreadPool::execute(int ith) {
   --tls_depth;
 }
 
-void ThreadPool::worker_main(int ith) {
-  uint32_t seen = 0;
+void ThreadPool::finish_slot() {
+  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    done_.fetch_add(1, std::memory_order_seq_cst);
+    if (done_sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(done_);
+  }
+}
+
+// Claims and runs unclaimed slots of generation `gen` until none is left. The claim word carries
+// the generation, so a late thread can never take a slot of a later run by mistake; fn_ and ctx_
+// stay valid while any claimed slot is unfinished (the caller waits for all of them).
+bool ThreadPool::claim_and_execute(uint32_t gen) {
+  bool ran = false;
+  uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    wait_word(gen_, seen, gen_sleepers_);
-    seen = gen_.load(std::memory_order_acquire);
-    if (stop_) return;
-    execute(ith);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      done_.fetch_add(1, std::memory_order_seq_cst);
-      if (done_sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(done_);
+    if (static_cast<uint32_t>(c >> 32) != gen || (c & kTeamBit) ||
+        static_cast<uint32_t>(c) >= static_cast<uint32_t>(n_threads_))
+      return ran;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    execute(static_cast<int>(static_cast<uint32_t>(c)));
+    finish_slot();
+    ran = true;
+    c = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker_main(int ith) {
+  uint32_t handled = 0;  // the last generation this worker took part in (or skipped)
+  for (;;) {
+    wait_word(gen_, handled, gen_sleepers_);
+    handled = gen_.load(std::memory_order_acquire);
+    if (stop_.load(std::memory_order_acquire)) return;
+    // claim_ is published before gen_ moves, so it is at least as new as `handled`. If it is
+    // newer, run `handled` finished without this worker (never a team run: those wait for every
+    // worker); the newer run is joined once gen_ catches up.
+    const uint64_t c = claim_.load(std::memory_order_acquire);
+    if (static_cast<uint32_t>(c >> 32) != handled) continue;
+    if (c & kTeamBit) {
+      execute(ith);
+      finish_slot();
+    } else {
+      claim_and_execute(handled);
     }
   }
 }
 
-void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx) {
+void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx, bool team) {
   if (n_threads_ == 1 || tls_depth > 0) {  // single thread, or nested inside a task: inline
     ++tls_depth;
     struct Guard {
@@ -187,10 +239,13 @@ void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx) {
   failed_.store(false, std::memory_order_relaxed);
   bar_count_.store(0, std::memory_order_relaxed);
   pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  const uint32_t gen = gen_.load(std::memory_order_relaxed) + 1;
+  claim_.store((static_cast<uint64_t>(gen) << 32) | (team ? kTeamBit : 0) | 1u, std::memory_order_release);
   const uint32_t done_seen = done_.load(std::memory_order_relaxed);
-  gen_.fetch_add(1, std::memory_order_seq_cst);  // publishes fn_, ctx_, pending_
+  gen_.fetch_add(1, std::memory_order_seq_cst);  // publishes everything above
   if (gen_sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(gen_);
   execute(0);
+  if (!team) claim_and_execute(gen);  // run the slots of workers that have not shown up
   wait_word(done_, done_seen, done_sleepers_);
   if (error_) {
     std::exception_ptr e = std::exchange(error_, nullptr);
@@ -200,6 +255,8 @@ void ThreadPool::run_raw(void (*fn)(void*, int, int), void* ctx) {
 
 void ThreadPool::barrier(int ith) {
   if (n_threads_ == 1 || tls_depth > 1) return;  // inline (nested) runs have a single thread
+  if (!(claim_.load(std::memory_order_relaxed) & kTeamBit))
+    throw std::logic_error("ThreadPool::barrier() is only allowed inside run_team()");
   const uint32_t g = bar_gen_.load(std::memory_order_acquire);
   if (bar_count_.fetch_add(1, std::memory_order_acq_rel) == n_threads_ - 1) {
     bar_count_.store(0, std::memory_order_relaxed);

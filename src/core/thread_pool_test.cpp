@@ -63,7 +63,7 @@ TEST(ThreadPool, BarrierOrdersPhases) {
   ThreadPool pool(4);
   std::vector<int> a(4, 0), b(4, 0);
   for (int rep = 0; rep < 200; ++rep) {
-    pool.run([&](int ith, int nth) {
+    pool.run_team([&](int ith, int nth) {
       a[ith] = rep + ith;
       pool.barrier(ith);
       // After the barrier every thread sees all writes of phase 1.
@@ -92,7 +92,7 @@ TEST(ThreadPool, ExceptionBeforeBarrierDoesNotDeadlock) {
   ThreadPool pool(3);
   for (int rep = 0; rep < 20; ++rep) {
     try {
-      pool.run([&](int ith, int) {
+      pool.run_team([&](int ith, int) {
         if (ith == rep % 3) throw std::runtime_error("early");
         pool.barrier(ith);
         pool.barrier(ith);
@@ -103,13 +103,39 @@ TEST(ThreadPool, ExceptionBeforeBarrierDoesNotDeadlock) {
     }
   }
   std::vector<int> a(3, 0);  // barriers work normally afterwards
-  pool.run([&](int ith, int nth) {
+  pool.run_team([&](int ith, int nth) {
     a[ith] = 1;
     pool.barrier(ith);
     int s = 0;
     for (int j = 0; j < nth; ++j) s += a[j];
     EXPECT_EQ(s, 3);
   });
+}
+
+TEST(ThreadPool, TeamRunsSlotOnItsOwnThreadAndBarrierNeedsATeam) {
+  ThreadPool pool(3);
+  std::vector<std::thread::id> ids(3);
+  pool.run_team([&](int ith, int) { ids[ith] = std::this_thread::get_id(); });
+  EXPECT_EQ(ids[0], std::this_thread::get_id());
+  EXPECT_NE(ids[1], ids[0]);
+  EXPECT_NE(ids[2], ids[0]);
+  EXPECT_NE(ids[2], ids[1]);
+  EXPECT_THROW(pool.run([&](int ith, int) { pool.barrier(ith); }), std::logic_error);
+}
+
+TEST(ThreadPool, StalledWorkerDoesNotStallTheJob) {
+  // More threads than this machine has cores, each slot sleeping a little: slots are claimed by
+  // whoever is free, so every run still executes every slot exactly once.
+  ThreadPool pool(8, /*spin_us=*/0);
+  for (int rep = 0; rep < 20; ++rep) {
+    std::vector<std::atomic<int>> hits(8);
+    pool.run([&](int ith, int nth) {
+      EXPECT_EQ(nth, 8);
+      hits[ith]++;
+      if (ith == rep % 8) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    });
+    for (int i = 0; i < 8; ++i) ASSERT_EQ(hits[i].load(), 1) << "rep " << rep << " slot " << i;
+  }
 }
 
 TEST(ThreadPool, NestedRunExecutesInline) {
@@ -141,9 +167,12 @@ TEST(ThreadPool, DispatchLatency) {
   const int n = std::min(2, fitserve::core::default_threads());
   ThreadPool pool(n);
   std::atomic<int64_t> sink{0};
-  const int reps = 20000;
   const auto t0 = std::chrono::steady_clock::now();
-  for (int r = 0; r < reps; ++r) pool.run([&](int ith, int) { sink.fetch_add(ith); });
+  int reps = 0;  // up to 20000 runs or half a second (sanitizer builds on a busy machine are slow)
+  while (reps < 20000 && (reps % 256 != 0 || std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(500))) {
+    pool.run([&](int ith, int) { sink.fetch_add(ith); });
+    ++reps;
+  }
   const double us =
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
   std::printf("dispatch latency with %d threads: %.2f us per run()\n", n, us);

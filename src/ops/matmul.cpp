@@ -1,5 +1,5 @@
 // ops/matmul.cpp — threaded matmul over quant::gemm: quantize the activations once, then hand
-// tile-aligned blocks of output rows (× columns, when rows alone give too few tasks) to threads.
+// tile-aligned blocks of output rows × columns to whichever thread is free.
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -13,7 +13,7 @@ namespace fitserve::ops {
 namespace {
 
 constexpr int64_t kRowAlign = 16;  // row chunks start at multiples of the widest weight tile
-constexpr int64_t kColAlign = 4;
+constexpr int64_t kColChunk = 64;
 
 int64_t round_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 int64_t ceil_div(int64_t x, int64_t a) { return (x + a - 1) / a; }
@@ -32,16 +32,15 @@ void matmul(core::ThreadPool& pool, quant::Type wtype, const void* W, size_t w_s
   uint8_t* A = static_cast<uint8_t*>(scratch.shared(ab * static_cast<size_t>(n_cols), 0));
   const uint8_t* Wb = static_cast<const uint8_t*>(W);
 
+  // The split depends on the shape only, never on the thread count, so every thread count gives
+  // bit-identical results whatever the kernels' internal tiling. Row chunks are multiples of 16
+  // (the widest weight tile); GEMV gets ~128 of them for load balance, GEMM ~32 (each call
+  // re-stages its activation columns) times column chunks of 64.
   const int nth = pool.size();
-  // About four row chunks per thread for load balance, each a multiple of 16 rows.
-  const int64_t rc = std::max(kRowAlign, round_up(ceil_div(n_rows, int64_t{nth} * 4), kRowAlign));
+  const int64_t rc = std::max(kRowAlign, round_up(ceil_div(n_rows, n_cols > 1 ? 32 : 128), kRowAlign));
   const int64_t n_rc = ceil_div(n_rows, rc);
-  // Too few row chunks (small matrices, many tokens): also split the columns.
-  int64_t cc = n_cols;
-  if (n_rc < 2 * nth && n_cols >= 2 * kColAlign)
-    cc = round_up(ceil_div(n_cols, ceil_div(2 * nth, n_rc)), kColAlign);
-  const int64_t n_cc = ceil_div(n_cols, cc);
-  const int64_t n_tasks = n_rc * n_cc;
+  const int64_t cc = std::min<int64_t>(n_cols, kColChunk);
+  const int64_t n_tasks = n_rc * ceil_div(n_cols, cc);
 
   auto quantize = [&](int64_t j) { quant::quantize_act_row(wtype, X + j * xs, A + ab * j, k); };
   auto task = [&](int64_t t) {
@@ -54,10 +53,16 @@ void matmul(core::ThreadPool& pool, quant::Type wtype, const void* W, size_t w_s
     for (int64_t t = 0; t < n_tasks; ++t) task(t);
     return;
   }
+  // Quantize the activations (a single row is not worth a dispatch), then the gemm tasks.
+  if (n_cols < 4) {
+    for (int64_t j = 0; j < n_cols; ++j) quantize(j);
+  } else {
+    pool.parallel_for_range(n_cols, 1, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) quantize(j);
+    });
+  }
   std::atomic<int64_t> next{0};
-  pool.run([&](int ith, int nt) {
-    for (int64_t j = ith; j < n_cols; j += nt) quantize(j);
-    pool.barrier(ith);
+  pool.run([&](int, int) {
     for (int64_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < n_tasks;) task(t);
   });
 }

@@ -96,7 +96,9 @@ void rope(float* x, int64_t n_tokens, int n_head, int head_dim, size_t token_str
 // Y[j·y_stride + i] = Σ_k W[i][k] · X[j·x_stride + k] for output rows i < n_rows (out features)
 // and columns j < n_cols (tokens). W rows have wtype and are w_stride bytes apart; X and Y are
 // f32 (strides in floats; 0 means k and n_rows). Activations are quantized once to the weight
-// type's dot type (in parallel); output rows are split across threads in chunks of 16.
+// type's dot type (in parallel); blocks of output rows (multiples of 16) × columns (64) go to
+// whichever thread is free. The split depends only on the shape: results are bit-identical for
+// every thread count.
 void matmul(core::ThreadPool& pool, quant::Type wtype, const void* W, size_t w_stride,
             int64_t n_rows, int64_t k, const float* X, int64_t n_cols, float* Y, Scratch& scratch,
             size_t x_stride = 0, size_t y_stride = 0);
