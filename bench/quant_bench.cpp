@@ -3,11 +3,15 @@
 //   machine's single-thread read bandwidth measured on the same buffer size.
 //   GEMM (n_cols = 64): GFLOP/s (2·rows·k·cols) on a 4096 × 4096 matrix.
 // Times are the best of --reps runs of thread CPU time (robust to sharing the machine).
+// With --threads N (N > 1) rows are split across N std::threads and times are wall-clock.
 // Usage: quant_bench [--isa scalar|avx2|avx512] [--types Q4_0,Q8_0,...] [--mb 64] [--reps 5]
+//                    [--threads 1]
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,8 +28,13 @@ using quant::Type;
 
 namespace {
 
-// Thread CPU time: on a shared machine, time spent descheduled does not count.
+int g_threads = 1;
+
+// Thread CPU time: on a shared machine, time spent descheduled does not count. Multi-threaded
+// runs use wall-clock time.
 double now_s() {
+  if (g_threads > 1)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
@@ -85,6 +94,22 @@ std::vector<uint8_t> make_acts(Type t, int64_t k, int64_t n_cols, size_t* as) {
   return a;
 }
 
+// Runs f(begin, end) over [0, n) split into g_threads contiguous ranges (multiples of 16).
+template <class F>
+void parallel_rows(int64_t n, F&& f) {
+  if (g_threads <= 1) {
+    f(int64_t(0), n);
+    return;
+  }
+  std::vector<std::thread> ts;
+  const int64_t per = ((n + g_threads - 1) / g_threads + 15) / 16 * 16;
+  for (int t = 0; t < g_threads; ++t) {
+    const int64_t b = std::min(n, t * per), e = std::min(n, b + per);
+    if (b < e) ts.emplace_back([&f, b, e] { f(b, e); });
+  }
+  for (auto& t : ts) t.join();
+}
+
 template <class F>
 double best_time(int reps, F&& f) {
   double best = 1e30;
@@ -117,6 +142,8 @@ int main(int argc, char** argv) {
         if (auto t = quant::type_from_name(name)) types.push_back(*t);
     } else if (a == "--mb" && i + 1 < argc) {
       mb = std::atof(argv[++i]);
+    } else if (a == "--threads" && i + 1 < argc) {
+      g_threads = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::atoi(argv[++i]);
     } else {
@@ -125,16 +152,24 @@ int main(int argc, char** argv) {
     }
   }
   const int64_t k = 4096;
-  std::printf("isa: %s (best %s), k = %lld, GEMV matrix ~%.0f MB, 1 thread\n", quant::isa_name(quant::active_isa()),
-              quant::isa_name(quant::best_isa()), static_cast<long long>(k), mb);
+  std::printf("isa: %s (best %s), k = %lld, GEMV matrix ~%.0f MB, %d thread(s)\n", quant::isa_name(quant::active_isa()),
+              quant::isa_name(quant::best_isa()), static_cast<long long>(k), mb, g_threads);
 
   {
     std::vector<uint8_t> buf(static_cast<size_t>(mb * 1e6));
     for (size_t i = 0; i < buf.size(); i += 64) buf[i] = static_cast<uint8_t>(i);
     volatile uint64_t sink = 0;
     const bool avx2 = __builtin_cpu_supports("avx2");
-    const double t = best_time(reps, [&] { sink = sink + (avx2 ? read_avx2(buf.data(), buf.size()) : read_plain(buf.data(), buf.size())); });
-    std::printf("read bandwidth (plain loads, 1 thread): %.1f GB/s\n\n", static_cast<double>(buf.size()) / t / 1e9);
+    const int64_t lines = static_cast<int64_t>(buf.size() / 4096);
+    const double t = best_time(reps, [&] {
+      parallel_rows(lines, [&](int64_t b, int64_t e) {
+        const uint8_t* p = buf.data() + b * 4096;
+        const size_t n = static_cast<size_t>(e - b) * 4096;
+        sink = sink + (avx2 ? read_avx2(p, n) : read_plain(p, n));
+      });
+    });
+    std::printf("read bandwidth (plain loads, %d thread(s)): %.1f GB/s\n\n", g_threads,
+                static_cast<double>(lines * 4096) / t / 1e9);
   }
 
   std::printf("%-7s %12s %10s %10s %14s\n", "type", "gemv GB/s", "gemv ms", "rows", "gemm64 GFLOP/s");
@@ -144,11 +179,19 @@ int main(int argc, char** argv) {
     const auto W = make_weights(t, k, n_rows, &rb);
     const auto A1 = make_acts(t, k, 1, &as);
     std::vector<float> C(static_cast<size_t>(n_rows) * 64);
-    const double tv = best_time(reps, [&] { quant::gemm(t, k, W.data(), rb, n_rows, A1.data(), as, 1, C.data(), n_rows); });
+    const double tv = best_time(reps, [&] {
+      parallel_rows(n_rows, [&](int64_t b, int64_t e) {
+        quant::gemm(t, k, W.data() + b * rb, rb, e - b, A1.data(), as, 1, C.data() + b, n_rows);
+      });
+    });
     // GEMM: 4096 rows × 64 columns (the first 4096 rows of the same matrix)
     const int64_t gr = std::min<int64_t>(4096, n_rows), cols = 64;
     const auto A = make_acts(t, k, cols, &as);
-    const double tg = best_time(std::max(1, reps / 2), [&] { quant::gemm(t, k, W.data(), rb, gr, A.data(), as, cols, C.data(), gr); });
+    const double tg = best_time(std::max(1, reps / 2), [&] {
+      parallel_rows(gr, [&](int64_t b, int64_t e) {
+        quant::gemm(t, k, W.data() + b * rb, rb, e - b, A.data(), as, cols, C.data() + b, gr);
+      });
+    });
     std::printf("%-7s %12.1f %10.2f %10lld %14.1f\n", quant::type_name(t), static_cast<double>(W.size()) / tv / 1e9,
                 tv * 1e3, static_cast<long long>(n_rows), 2.0 * static_cast<double>(gr * k * cols) / tg / 1e9);
     std::fflush(stdout);

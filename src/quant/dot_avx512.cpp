@@ -1,10 +1,9 @@
 // AVX-512 (F/BW/VL/DQ/VNNI, optional BF16) kernels for float weights and 32-element blocks.
 //
-// Layout of the work: the matrix is cut into tiles of R weight rows × C activation rows; each tile
-// keeps R·C float accumulators (16 lanes each) in registers over the whole k. k is walked in
-// groups of 16 blocks. Per group, phase A decodes the R weight rows into unsigned bytes (two
-// blocks per 512-bit register) plus per-pair scale vectors on the stack; phase B streams the C
-// activation rows and, per pair of blocks, does one VPDPBUSD (u8 × s8 → s32) per (row, column).
+// GEMV (n_cols = 1, gemv_blocks): 4 weight rows at a time, float accumulators in registers over
+// the whole k, k walked in groups of 16 blocks; two blocks per 512-bit register decoded into
+// unsigned bytes, one VPDPBUSD (u8 × s8 → s32) per row and pair, software prefetch ≥ 16 KB ahead.
+// Multi-column GEMM for these types goes to dot_t_avx512.cpp.
 // Weights with an offset (q − 8, q − 16, or signed values biased by +128) are kept unsigned; the
 // offset times the activation sum is folded into the integer accumulator's start value, so each
 // block's integer dot stays exact. Scales: s32 → float, × (d_w · d_a) per block, FMA.
@@ -73,87 +72,13 @@ void gemv_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, floa
   for (int r = 0; r < R; ++r) Cm[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
-template <class D, int R, int C>
-void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
-  using Ac = Act<D::kMin>;
-  alignas(64) __m512i wq[R][8];
-  alignas(64) __m512 sdw[R][8];
-  alignas(64) __m512 mw[R];
-  alignas(64) __m512 da[C];
-  __m512 acc[R][C];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i widx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(D::kB));
-  const __m512i aidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Ac::kB));
-  const __m512i pidx0 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m512i offv = _mm512_set1_epi8(static_cast<char>(D::kOff));
-  const size_t pf = prefetch_bytes(ws);
-  for (int64_t g0 = 0; g0 < nb; g0 += 16) {
-    const int nbg = nb - g0 < 16 ? static_cast<int>(nb - g0) : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << nbg) - 1u);
-    const int nfull = nbg / 2, np = (nbg + 1) / 2;
-    // Phase A: decode R rows of this group.
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* row = W + r * ws + g0 * D::kB;
-      prefetch_range(row + pf, nbg * D::kB);
-      const __m512 dw = D::scales(row, widx, nbg, m);
-      if constexpr (D::kMin) mw[r] = f16x16<D::kB, D::kMOff>(row, widx, nbg, m);
-      for (int p = 0; p < nfull; ++p) {
-        wq[r][p] = D::template pair<false>(row + 2 * p * D::kB);
-        sdw[r][p] = _mm512_permutexvar_ps(_mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * p)), dw);
-      }
-      if (np > nfull) {
-        wq[r][nfull] = D::template pair<true>(row + 2 * nfull * D::kB);
-        sdw[r][nfull] = _mm512_permutexvar_ps(_mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * nfull)), dw);
-      }
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) {
-      const uint8_t* arow = A + c * as + g0 * Ac::kB;
-      da[c] = f16x16<Ac::kB, 0>(arow, aidx, nbg, m);
-      if constexpr (D::kMin) {
-        const __m512 sa = f16x16<Ac::kB, 2>(arow, aidx, nbg, m);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(mw[r], sa, acc[r][c]);
-      }
-    }
-    // Phase B: one pair of blocks at a time, all columns, all rows.
-    for (int p = 0; p < np; ++p) {
-      const __m512i pi = _mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * p));
-      const bool one = p == nfull;
-#pragma GCC unroll 4
-      for (int c = 0; c < C; ++c) {
-        const uint8_t* ab = A + c * as + (g0 + 2 * p) * Ac::kB;
-        const __m512i a = one ? Ac::template pair<true>(ab) : Ac::template pair<false>(ab);
-        __m512i nsa = _mm512_setzero_si512();
-        if constexpr (D::kOff != 0) nsa = _mm512_sub_epi32(nsa, _mm512_dpbusd_epi32(_mm512_setzero_si512(), offv, a));
-        const __m512 sda = _mm512_permutexvar_ps(pi, da[c]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; ++r) {
-          const __m512i isum = _mm512_dpbusd_epi32(nsa, wq[r][p], a);
-          acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), sda), sdw[r][p], acc[r][c]);
-        }
-      }
-    }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int c = 0; c < C; ++c) Cm[c * cs + r] = _mm512_reduce_add_ps(acc[r][c]);
-}
-
+// Column by column: on AVX-512 the dispatcher sends n_cols > 1 to dot_t_avx512.cpp, so this only
+// has to be correct for that case, and fast for n_cols = 1.
 template <class D>
 struct BlockKernel {
   template <int R, int C>
   static void run(int64_t k, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
-    if constexpr (C == 1)
-      gemv_blocks<D, R>(k / 32, W, ws, A, Cm);
-    else
-      tile_blocks<D, R, C>(k / 32, W, ws, A, as, Cm, cs);
+    for (int c = 0; c < C; ++c) gemv_blocks<D, R>(k / 32, W, ws, A + c * as, Cm + c * cs);
   }
 };
 
