@@ -200,7 +200,9 @@ void attention(core::ThreadPool& pool, const KvView& kv, const float* q, size_t 
   pl.range_lo = kv.ring ? std::max<int64_t>(0, pl.range_hi - kv.n_cells) : 0;
   if (!kv.ring) pl.range_hi = std::min<int64_t>(pl.range_hi, kv.n_cells);
 
-  // Split key ranges when (KV head × chunk) units cannot keep the threads busy (decode).
+  // Split key ranges when (KV head × chunk) units are too few to keep threads busy (decode): up to
+  // ~32 tasks of >= 256 keys. Like everything else in the plan this depends on the shapes only,
+  // so results are bit-identical for every thread count.
   const int nth = pool.size();
   int64_t longest = 0;
   for (int c = 0; c < pl.n_chunks; ++c) {
@@ -208,8 +210,8 @@ void attention(core::ThreadPool& pool, const KvView& kv, const float* q, size_t 
     longest = std::max(longest, r.hi - r.lo);
   }
   pl.S = 1;
-  if (pl.n_units < 2 * nth) {
-    const int want = (2 * nth + pl.n_units - 1) / pl.n_units;
+  if (pl.n_units < 32) {
+    const int want = (32 + pl.n_units - 1) / pl.n_units;
     pl.S = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(want, longest / 256)));
   }
   const int n_tasks = pl.n_units * pl.S;

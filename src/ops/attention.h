@@ -52,7 +52,8 @@ struct AttnParams {
 // n_head·head_dim_k); q_pos[r] its position. out: row r at out + r·out_stride with n_head heads
 // of head_dim_v floats (0 = n_head·head_dim_v). Rows with no visible key get zeros.
 // Work is split over (KV head × query chunk) and, when that gives too few tasks (decode), over
-// key ranges whose partial softmax states are merged. Throws core::Error("ops") on bad shapes.
+// key ranges whose partial softmax states are merged. The split depends on the shapes only:
+// results are bit-identical for every thread count. Throws core::Error("ops") on bad shapes.
 void attention(core::ThreadPool& pool, const KvView& kv, const float* q, size_t q_stride,
                const int32_t* q_pos, int64_t n_q, int n_head, float* out, size_t out_stride,
                const AttnParams& p, Scratch& scratch);
