@@ -13,6 +13,13 @@
 
 namespace fitserve::kv {
 
+int stored_dim(quant::Type t, int head_dim) {
+  const int b = quant::type_info(t).block;
+  return b > 1 ? (head_dim + b - 1) / b * b : head_dim;
+}
+size_t head_row_bytes(quant::Type t, int head_dim) { return quant::row_bytes(t, stored_dim(t, head_dim)); }
+
+
 namespace {
 
 [[noreturn]] void fail(const std::string& msg, const std::string& hint = {}) {
@@ -77,10 +84,8 @@ void KvCache::validate(const CacheConfig& cfg) {
     }
     if (l.n_head_kv < 1 || l.head_dim_k < 1 || l.head_dim_v < 1)
       fail(lname(il) + ": n_head_kv and head dims must be positive");
-    if (l.head_dim_k % bk != 0 || l.head_dim_v % bv != 0)
-      fail(lname(il) + ": head dims " + std::to_string(l.head_dim_k) + "/" + std::to_string(l.head_dim_v) +
-               " are not multiples of the KV type's block size",
-           "choose f16 for this model's KV cache");
+    (void)bk;
+    (void)bv;  // head rows are padded to the block size (stored_dim) when they are not a multiple
     if (l.kind == LayerKind::Sliding && l.window < 1)
       fail(lname(il) + " is a sliding-window layer with window " + std::to_string(l.window));
   }
@@ -89,8 +94,8 @@ void KvCache::validate(const CacheConfig& cfg) {
     for (int il = 0; il < n; ++il) {
       const LayerSpec& l = cfg.layers[static_cast<size_t>(il)];
       if (l.kind == LayerKind::Shared) continue;
-      const unsigned __int128 row = quant::row_bytes(cfg.type_k, int64_t{l.n_head_kv} * l.head_dim_k) +
-                                    quant::row_bytes(cfg.type_v, int64_t{l.n_head_kv} * l.head_dim_v);
+      const unsigned __int128 row = head_row_bytes(cfg.type_k, l.head_dim_k) * static_cast<unsigned>(l.n_head_kv) +
+                                    head_row_bytes(cfg.type_v, l.head_dim_v) * static_cast<unsigned>(l.n_head_kv);
       s += row * static_cast<unsigned __int128>(cells(cfg, il)) * static_cast<unsigned>(cfg.n_seq);
     }
     return s;
@@ -116,8 +121,8 @@ int64_t KvCache::cells(const CacheConfig& cfg, int layer) {
 size_t KvCache::layer_bytes(const CacheConfig& cfg, int layer) {
   const LayerSpec& l = cfg.layers.at(static_cast<size_t>(layer));
   if (l.kind == LayerKind::Shared) return 0;
-  const size_t row = quant::row_bytes(cfg.type_k, int64_t{l.n_head_kv} * l.head_dim_k) +
-                     quant::row_bytes(cfg.type_v, int64_t{l.n_head_kv} * l.head_dim_v);
+  const size_t row = head_row_bytes(cfg.type_k, l.head_dim_k) * static_cast<size_t>(l.n_head_kv) +
+                     head_row_bytes(cfg.type_v, l.head_dim_v) * static_cast<size_t>(l.n_head_kv);
   return row * static_cast<size_t>(cells(cfg, layer)) * static_cast<size_t>(cfg.n_seq);
 }
 
@@ -160,8 +165,8 @@ KvCache::KvCache(CacheConfig cfg) : cfg_(std::move(cfg)) {
     group_of_[static_cast<size_t>(il)] = g;
 
     auto st = std::make_unique<Storage>();
-    st->k_row = quant::row_bytes(cfg_.type_k, l.head_dim_k);
-    st->v_row = quant::row_bytes(cfg_.type_v, l.head_dim_v);
+    st->k_row = head_row_bytes(cfg_.type_k, l.head_dim_k);
+    st->v_row = head_row_bytes(cfg_.type_v, l.head_dim_v);
     st->k_head = st->k_row * static_cast<size_t>(C);
     st->v_head = st->v_row * static_cast<size_t>(C);
     st->k_seq = st->k_head * static_cast<size_t>(l.n_head_kv);
@@ -248,10 +253,16 @@ void KvCache::write(int layer, int seq, int32_t pos0, int32_t n, const float* k,
   if (k_stride == 0) k_stride = static_cast<size_t>(l.n_head_kv) * l.head_dim_k;
   if (v_stride == 0) v_stride = static_cast<size_t>(l.n_head_kv) * l.head_dim_v;
   const ops::VecKernels& vk = ops::vec_kernels();
+  std::vector<float> padded;
   auto put = [&](quant::Type t, const float* src, uint8_t* dst, int d) {
     if (t == quant::Type::F32) std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(d));
     else if (t == quant::Type::F16) vk.f32_to_f16(src, reinterpret_cast<uint16_t*>(dst), d);
-    else quant::quantize_row(t, src, dst, d);
+    else if (stored_dim(t, d) == d) quant::quantize_row(t, src, dst, d);
+    else {  // a head row shorter than a block: zero-padded to whole blocks
+      padded.assign(static_cast<size_t>(stored_dim(t, d)), 0.0f);
+      std::memcpy(padded.data(), src, sizeof(float) * static_cast<size_t>(d));
+      quant::quantize_row(t, padded.data(), dst, stored_dim(t, d));
+    }
   };
   uint8_t* kseq = st.k.get() + st.k_seq * static_cast<size_t>(seq);
   uint8_t* vseq = st.v.get() + st.v_seq * static_cast<size_t>(seq);
@@ -383,6 +394,8 @@ ops::KvView KvCache::view(int layer, int seq) const {
   v.n_head_kv = l.n_head_kv;
   v.head_dim_k = l.head_dim_k;
   v.head_dim_v = l.head_dim_v;
+  v.stored_dim_k = stored_dim(cfg_.type_k, l.head_dim_k);
+  v.stored_dim_v = stored_dim(cfg_.type_v, l.head_dim_v);
   v.k = st.k.get() + st.k_seq * static_cast<size_t>(seq);
   v.k_head_stride = st.k_head;
   v.k_row_stride = st.k_row;

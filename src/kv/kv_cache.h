@@ -21,6 +21,12 @@
 
 namespace fitserve::kv {
 
+// A head row of head_dim elements is stored as stored_dim(t, head_dim) elements: rounded up to
+// the type's block (zero padding) when a quantized type's block is longer than the head
+// (e.g. q8_0 with head_dim 8); head_row_bytes is its size in bytes.
+int stored_dim(quant::Type t, int head_dim);
+size_t head_row_bytes(quant::Type t, int head_dim);
+
 enum class LayerKind {
   Full,     // n_ctx cells per sequence; sees the whole prefix
   Sliding,  // ring of window + n_batch cells; a query at p sees keys p − window < pos <= p

@@ -1,8 +1,11 @@
 // Tests kv::KvCache sizing (spec gguf-and-quants §9, gemma4-text §8 worked figures), config
 // validation, and the per-sequence position bookkeeping (reserve, remove, clear, copy_prefix).
 #include "kv/kv_cache.h"
+#include "quant/quant.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include <vector>
 
@@ -116,7 +119,6 @@ TEST(KvCacheConfig, RejectsBadConfigs) {
   bad([](kv::CacheConfig& c) { c.n_seq = 0; });
   bad([](kv::CacheConfig& c) { c.type_k = quant::Type::Q4_K; });
   bad([](kv::CacheConfig& c) { c.type_v = quant::Type::I32; });
-  bad([](kv::CacheConfig& c) { c.type_k = quant::Type::Q8_0, c.layers[1].head_dim_k = 48; });
   bad([](kv::CacheConfig& c) { c.layers[0].window = 0; });
   bad([](kv::CacheConfig& c) { c.layers[1].n_head_kv = 0; });
   bad([](kv::CacheConfig& c) { c.layers.push_back(kv::LayerSpec{kv::LayerKind::Shared, 0, 0, 0, 0, 7}); });
@@ -128,6 +130,39 @@ TEST(KvCacheConfig, RejectsBadConfigs) {
   kv::CacheConfig ok = small();
   ok.type_k = quant::Type::Q4_0;
   EXPECT_NO_THROW(kv::KvCache::validate(ok));
+  // Head rows that are not a whole number of blocks are zero-padded to whole blocks.
+  kv::CacheConfig pad = small();
+  pad.type_k = quant::Type::Q8_0;
+  pad.layers[1].head_dim_k = 48;
+  EXPECT_NO_THROW(kv::KvCache::validate(pad));
+  EXPECT_EQ(kv::stored_dim(quant::Type::Q8_0, 48), 64);
+  EXPECT_EQ(kv::stored_dim(quant::Type::F16, 48), 48);
+  EXPECT_EQ(kv::head_row_bytes(quant::Type::Q8_0, 8), 34u);
+}
+
+// A q8_0 cache with 8-wide heads (stories260K's shape) stores and returns the rows it was given,
+// within q8_0 precision, and the padding never leaks into the attention result.
+TEST(KvCacheConfig, PaddedHeadRowsRoundTrip) {
+  kv::CacheConfig c;
+  c.layers.push_back(kv::LayerSpec{kv::LayerKind::Full, 2, 8, 8, 0, -1});
+  c.type_k = c.type_v = quant::Type::Q8_0;
+  c.n_ctx = 16;
+  c.n_batch = 4;
+  kv::KvCache cache(c);
+  EXPECT_EQ(cache.bytes(), size_t(16) * 2 * 2 * 34);
+  std::vector<float> k(2 * 16), v(2 * 16);
+  for (size_t i = 0; i < k.size(); ++i) {
+    k[i] = std::sin(float(i));
+    v[i] = std::cos(float(i));
+  }
+  cache.reserve(0, 0, 2);
+  cache.write(0, 0, 0, 2, k.data(), 0, v.data(), 0);
+  auto view = cache.view(0, 0);
+  EXPECT_EQ(view.stored_dim_k, 32);
+  std::vector<float> row(32);
+  quant::dequantize_row(quant::Type::Q8_0, view.k + view.k_head_stride * 1 + view.k_row_stride * 1, row.data(), 32);
+  for (int d = 0; d < 8; ++d) EXPECT_NEAR(row[d], k[16 + 8 + d], 0.01f);
+  for (int d = 8; d < 32; ++d) EXPECT_EQ(row[d], 0.0f);
 }
 
 TEST(KvCacheBookkeeping, ReserveIsAppendOnlyAndBounded) {

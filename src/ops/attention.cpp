@@ -13,6 +13,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <vector>
 #include <limits>
 #include <string>
 
@@ -26,7 +27,14 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-void load_row(quant::Type t, const uint8_t* src, float* dst, int d, const VecKernels& vk) {
+void load_row(quant::Type t, const uint8_t* src, float* dst, int d, const VecKernels& vk, int stored = 0) {
+  if (stored > d) {  // zero-padded row: convert the whole blocks, keep the first d values
+    thread_local std::vector<float> tmp;
+    tmp.resize(static_cast<size_t>(stored));
+    quant::dequantize_row(t, src, tmp.data(), stored);
+    std::memcpy(dst, tmp.data(), sizeof(float) * static_cast<size_t>(d));
+    return;
+  }
   switch (t) {
     case quant::Type::F32: std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(d)); break;
     case quant::Type::F16: vk.f16_to_f32(reinterpret_cast<const uint16_t*>(src), dst, d); break;
@@ -120,7 +128,7 @@ void run_task(const Plan& pl, const KvView& kv, const float* q, const int32_t* q
       ++nt;
     }
     if (nt == 0) break;
-    for (int t = 0; t < nt; ++t) load_row(kv.type_k, kbase + tcell[t] * kv.k_row_stride, Kt + t * dk, dk, vk);
+    for (int t = 0; t < nt; ++t) load_row(kv.type_k, kbase + tcell[t] * kv.k_row_stride, Kt + t * dk, dk, vk, kv.stored_dim_k);
     vk.dot_tile(Q, dk, M, Kt, dk, nt, dk, Sc, T);
     bool any = false;
     for (int i = 0; i < nr; ++i) {
@@ -148,7 +156,7 @@ void run_task(const Plan& pl, const KvView& kv, const float* q, const int32_t* q
       }
     }
     if (!any) continue;
-    for (int t = 0; t < nt; ++t) load_row(kv.type_v, vbase + tcell[t] * kv.v_row_stride, Vt + t * dv, dv, vk);
+    for (int t = 0; t < nt; ++t) load_row(kv.type_v, vbase + tcell[t] * kv.v_row_stride, Vt + t * dv, dv, vk, kv.stored_dim_v);
     vk.acc_tile(P, T, M, Vt, dv, nt, dv, acc, dv);
   }
 

@@ -19,6 +19,9 @@ namespace fitserve::ops {
 struct KvView {
   quant::Type type_k = quant::Type::F16, type_v = quant::Type::F16;
   int n_head_kv = 0, head_dim_k = 0, head_dim_v = 0;
+  // Elements stored per head row (>= head_dim; larger when rows are zero-padded to whole quant
+  // blocks). 0 = same as the head dim.
+  int stored_dim_k = 0, stored_dim_v = 0;
   // Row of KV head h in cell c: k + h·k_head_stride + c·k_row_stride (bytes); same for v.
   const uint8_t* k = nullptr;
   size_t k_head_stride = 0, k_row_stride = 0;
