@@ -571,10 +571,28 @@ StreamParser::StreamParser(ParseOptions opts, std::string generation_prompt, std
   assign_tool_call_ids(msg_, ids_, make_id_);
 }
 
+namespace {
+// cur's calls continue what prev showed: same calls, the last one's arguments extended.
+bool calls_extend(const ChatMessage& prev, const ChatMessage& cur) {
+  if (cur.tool_calls.size() < prev.tool_calls.size()) return false;
+  for (size_t i = 0; i < prev.tool_calls.size(); ++i) {
+    const ToolCall& a = prev.tool_calls[i];
+    const ToolCall& b = cur.tool_calls[i];
+    if (a.name != b.name) return false;
+    bool last = i + 1 == prev.tool_calls.size();
+    if (last ? b.arguments.compare(0, a.arguments.size(), a.arguments) != 0 : a.arguments != b.arguments) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::vector<json> StreamParser::push(std::string_view piece) {
   generated_.append(piece);
   ChatMessage cur = parse_gemma4_output(prompt_ + generated_, opts_, true);
   assign_tool_call_ids(cur, ids_, make_id_);
+  // Output that breaks the call syntax after a call was shown (possible without a grammar):
+  // the calls stay as the client saw them; the final parse decides what the message holds.
+  if (!calls_extend(msg_, cur)) cur.tool_calls = msg_.tool_calls;
   auto deltas = diff_messages(msg_, cur);
   msg_ = std::move(cur);
   return deltas;

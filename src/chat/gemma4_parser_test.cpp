@@ -360,6 +360,25 @@ TEST(Gemma4Parser, TruncatedCallIsDroppedAtTheEnd) {
   EXPECT_TRUE(sp.message().tool_calls.empty());
 }
 
+TEST(Gemma4Parser, CallBrokenAfterItWasStreamedStaysFrozen) {
+  // without a grammar the model may break the call syntax after part of it was streamed
+  StreamParser sp(weather_tools(), "<|turn>model\n", counter_ids());
+  auto d1 = sp.push("<|tool_call>call:get_weather{city:" + Q + "Oslo" + Q + "}<tool_");
+  ASSERT_EQ(d1.size(), 1u);
+  EXPECT_EQ(d1[0]["tool_calls"][0]["function"]["arguments"], "{\"city\":\"Oslo\"}");
+  std::vector<json> d2;
+  EXPECT_NO_THROW(d2 = sp.push(":oops{"));
+  EXPECT_TRUE(d2.empty());
+  ASSERT_EQ(sp.message().tool_calls.size(), 1u);  // what the client saw
+  EXPECT_NO_THROW(sp.finish());
+  EXPECT_TRUE(sp.message().tool_calls.empty());   // the final message: no valid call
+  // a value that turns out invalid
+  StreamParser sp2(weather_tools(), "", counter_ids());
+  EXPECT_EQ(sp2.push("<|tool_call>call:get_weather{city:").size(), 1u);
+  EXPECT_NO_THROW(sp2.push("Oslo}<tool_call|>"));
+  EXPECT_NO_THROW(sp2.finish());
+}
+
 // ---- golden: the reference server's outputs parse back to its content ------------------------
 TEST(Gemma4Parser, GoldenServerOutputs) {
   std::string path = test::testdata("golden/chat-gemma4-full-vocab.json");

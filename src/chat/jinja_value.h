@@ -49,22 +49,7 @@ class Callable {
   virtual std::string name() const = 0;
 };
 
-// A dict: insertion-ordered, string keys (non-string keys are converted to their string form).
-class Object {
- public:
-  bool is_namespace = false;  // attributes may be assigned with {% set ns.x = ... %}
-  bool nested = false;        // has been stored inside another container (cycle checks)
-  const Value* find(const std::string& key) const;
-  Value* find(const std::string& key);
-  void set(const std::string& key, Value v);
-  bool erase(const std::string& key);
-  size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-  std::unordered_map<std::string, size_t> index_;  // key -> position in entries_
-};
+class Object;
 
 class Value {
  public:
@@ -122,6 +107,23 @@ class Value {
   std::shared_ptr<ArrayData> arr_;
   std::shared_ptr<Object> obj_;
   std::shared_ptr<Callable> fn_;
+};
+
+// A dict: insertion-ordered, string keys (non-string keys are converted to their string form).
+class Object {
+ public:
+  bool is_namespace = false;  // attributes may be assigned with {% set ns.x = ... %}
+  bool nested = false;        // has been stored inside another container (cycle checks)
+  const Value* find(const std::string& key) const;
+  Value* find(const std::string& key);
+  void set(const std::string& key, Value v);
+  bool erase(const std::string& key);
+  size_t size() const { return entries_.size(); }
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
+  std::unordered_map<std::string, size_t> index_;  // key -> position in entries_
 };
 
 struct ArrayData {
