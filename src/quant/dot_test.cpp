@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -258,6 +259,21 @@ TEST(Dot, AllVariantsShareActivationBytes) {
   quant::set_isa(quant::best_isa());
   quant::quantize_act_row(Type::Q4_K, x.data(), got.data(), 4096);
   EXPECT_EQ(got, ref);
+}
+
+TEST(Dot, ConcurrentCallsAgree) {
+  // Callers split rows across threads; each thread has its own scratch.
+  const auto p = make_problem(Type::Q4_0, 1024, 64, 7, 77);
+  std::vector<float> one(64 * 7), two(64 * 7);
+  quant::gemm(p.w, p.k, p.W.data(), p.ws, 64, p.A.data(), p.as, 7, one.data(), 64);
+  std::vector<std::thread> ts;
+  for (int t = 0; t < 4; ++t)
+    ts.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep)
+        quant::gemm(p.w, p.k, p.W.data() + 16 * t * p.ws, p.ws, 16, p.A.data(), p.as, 7, two.data() + 16 * t, 64);
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(one, two);
 }
 
 TEST(Dot, RejectsBadArguments) {
