@@ -185,3 +185,38 @@ TEST(Cli, QuantizeThenRun) {
   std::remove(out.c_str());
   expect_error(fs("quantize " + q(kStories) + " /tmp/x.gguf q9_9"), "unsupported target type");
 }
+
+TEST(Cli, PerplexityAndKlAgainstBase) {
+  json g = json::parse(slurp(t::repo_data("stories260K.greedy.json")));
+  std::string text = g["text"].get<std::string>();
+  std::string tf = ::testing::TempDir() + "/ppl.txt", base = ::testing::TempDir() + "/ppl.kl";
+  std::string q8 = ::testing::TempDir() + "/ppl-q8.gguf", q4 = ::testing::TempDir() + "/ppl-q4.gguf";
+  { std::ofstream(tf) << text << text; }
+  Res r = fs("perplexity -m " + q(kStories) + " -f " + q(tf) + " -c 64 --save-kl-base " + q(base));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // The model wrote this text itself (greedy), so its perplexity is low.
+  double ppl = std::stod(r.out.substr(r.out.find("perplexity: ") + 12));
+  EXPECT_GT(ppl, 1.0);
+  EXPECT_LT(ppl, 3.0);
+  // Against itself: KL 0, same top-1 everywhere.
+  Res self = fs("perplexity -m " + q(kStories) + " -f " + q(tf) + " -c 64 --kl-base " + q(base));
+  ASSERT_EQ(self.rc, 0) << self.err;
+  EXPECT_NE(self.out.find("kl-divergence: mean 0.0000"), std::string::npos) << self.out;
+  EXPECT_NE(self.out.find("same top-1: 100.00%"), std::string::npos) << self.out;
+  // A Q8_0 copy is closer to the base than a Q4_0 copy.
+  ASSERT_EQ(fs("quantize " + q(kStories) + " " + q(q8) + " q8_0").rc, 0);
+  ASSERT_EQ(fs("quantize " + q(kStories) + " " + q(q4) + " q4_0").rc, 0);
+  auto kl_of = [&](const std::string& m) {
+    Res k = fs("perplexity -m " + q(m) + " -f " + q(tf) + " -c 64 --kl-base " + q(base));
+    EXPECT_EQ(k.rc, 0) << k.err;
+    auto p = k.out.find("kl-divergence: mean ");
+    return p == std::string::npos ? 1e9 : std::stod(k.out.substr(p + 20));
+  };
+  double k8 = kl_of(q8), k4 = kl_of(q4);
+  EXPECT_LT(k8, k4);
+  EXPECT_LT(k8, 0.01);
+  // A base from another setting is refused with the reason.
+  expect_error(fs("perplexity -m " + q(kStories) + " -f " + q(tf) + " -c 32 --kl-base " + q(base)), "positions");
+  expect_error(fs("perplexity -m " + q(kStories) + " -f /nonexistent.txt"), "cannot open");
+  for (auto& f : {tf, base, q8, q4}) std::remove(f.c_str());
+}
