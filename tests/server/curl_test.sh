@@ -166,6 +166,15 @@ expect_error "POST /props" 501 not_supported_error
 req POST /v1/chat/completions "$CHAT"
 jcheck "still serving after bad input" "s === 200 && j.choices[0].message.content === $(node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$CONTENT")"
 
+# CORS: preflight and echoed origin.
+curl -s -o /dev/null -D "$TMP/cors" -X OPTIONS -H 'Origin: http://example.test' \
+  -H 'Access-Control-Request-Method: POST' "$BASE/v1/chat/completions"
+grep -q '^HTTP/1.1 200' "$TMP/cors" || fail "OPTIONS preflight status"
+grep -qi '^access-control-allow-origin: http://example.test' "$TMP/cors" || fail "preflight origin"
+grep -qi '^access-control-allow-methods: .*POST' "$TMP/cors" || fail "preflight methods"
+curl -s -o /dev/null -D "$TMP/cors2" -H 'Origin: http://example.test' "$BASE/health"
+grep -qi '^access-control-allow-origin: http://example.test' "$TMP/cors2" || fail "GET echoes Origin"
+
 # SIGTERM: exit 0.
 kill -TERM "$PID_plain"
 wait "$PID_plain"; rc=$?
