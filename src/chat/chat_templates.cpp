@@ -134,21 +134,18 @@ const char* const kGemma4Template = R"JINJA({#- OpenAI Chat Completions: fitserv
       {{- value(args, false) if args is mapping else '{' ~ (args | default('')) ~ '}' -}}
       {{- '<tool_call|>' -}}
     {%- endfor -%}
-    {%- set rs = namespace(count=0, done=false) -%}
+    {%- set rs = namespace(count=0) -%}
     {%- for t in messages[idx + 1:] -%}
-      {%- if rs.done or t['role'] != 'tool' -%}
-        {%- set rs.done = true -%}
-      {%- else -%}
-        {%- set rn = namespace(name=t['name'] | default('unknown'), found=false) -%}
-        {%- for call in calls -%}
-          {%- if not rn.found and call['id'] is defined and call['id'] == t['tool_call_id'] -%}
-            {%- set rn.name = call['function']['name'] -%}
-            {%- set rn.found = true -%}
-          {%- endif -%}
-        {%- endfor -%}
-        {{- '<|tool_response>response:' ~ rn.name ~ '{value:' ~ Q ~ raw_text(t['content']) ~ Q ~ '}<tool_response|>' -}}
-        {%- set rs.count = rs.count + 1 -%}
-      {%- endif -%}
+      {%- if t['role'] != 'tool' -%}{%- break -%}{%- endif -%}
+      {%- set rn = namespace(name=t['name'] | default('unknown'), found=false) -%}
+      {%- for call in calls -%}
+        {%- if not rn.found and call['id'] is defined and call['id'] == t['tool_call_id'] -%}
+          {%- set rn.name = call['function']['name'] -%}
+          {%- set rn.found = true -%}
+        {%- endif -%}
+      {%- endfor -%}
+      {{- '<|tool_response>response:' ~ rn.name ~ '{value:' ~ Q ~ raw_text(t['content']) ~ Q ~ '}<tool_response|>' -}}
+      {%- set rs.count = rs.count + 1 -%}
     {%- endfor -%}
     {%- set content = visible(raw_text(m['content'])) -%}
     {{- content -}}

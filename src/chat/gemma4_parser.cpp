@@ -77,6 +77,9 @@ void escape_json_chars(std::string& out, std::string_view s) {
 }
 
 enum class St { Ok, Partial, Fail };
+// What a partial parse ended in: free text of content or reasoning that ran to the end of the
+// input with nothing held back (so appending text without '<' only extends that field).
+enum class Tail { None, Content, Reasoning };
 
 // Gemma dict syntax -> compact JSON text (a prefix of it when the input ends early).
 class ArgParser {
@@ -253,6 +256,8 @@ class OutputParser {
  public:
   OutputParser(std::string_view s, const ParseOptions& o, bool partial) : s_(s), o_(o), partial_(partial) {}
 
+  Tail tail() const { return tail_; }
+
   ChatMessage run() {
     if (starts(s_, 0, kStart)) {
       pos_ = kStart.size();
@@ -282,6 +287,7 @@ class OutputParser {
   }
 
   Th thought() {
+    tail_ = Tail::None;
     const size_t begin = pos_;
     size_t p = pos_;
     while (true) {
@@ -307,12 +313,16 @@ class OutputParser {
     size_t h = partial_ ? held_suffix(s_.substr(q), {kChanClose}) : 0;
     if (o_.extract_reasoning) add_reasoning(s_.substr(q, n() - h - q), h == 0);
     else add_content(s_.substr(begin, n() - h - begin), h == 0);
+    // more plain text would simply extend the reasoning (not while only whitespace was seen:
+    // that is still skipped)
+    if (h == 0) tail_ = !o_.extract_reasoning ? Tail::Content : (q < n() ? Tail::Reasoning : Tail::None);
     pos_ = n();
     if (partial_) held_ = true;
     return partial_ ? Th::Held : Th::Done;
   }
 
   void content(bool tools) {
+    tail_ = Tail::None;
     size_t e = n();
     for (auto stop : {kChanOpen, kChanClose, kCallOpen}) {
       if (stop == kCallOpen && !tools) continue;
@@ -325,6 +335,7 @@ class OutputParser {
       add_content(s_.substr(pos_, n() - h - pos_), h == 0);
       pos_ = n() - h;
       if (h) held_ = true;
+      else tail_ = Tail::Content;
       return;
     }
     add_content(s_.substr(pos_, e - pos_), false);
@@ -450,6 +461,7 @@ class OutputParser {
   bool partial_;
   size_t pos_ = 0;
   bool held_ = false;  // the input ends inside a marker or thought: nothing after it is parsed
+  Tail tail_ = Tail::None;
   ChatMessage msg_;
 };
 
@@ -515,6 +527,34 @@ ChatMessage parse_gemma4_output(std::string_view text, const ParseOptions& opts,
   return OutputParser(text, opts, partial).run();
 }
 
+namespace {
+ChatMessage parse_with_tail(std::string_view text, const ParseOptions& opts, int& tail) {
+  OutputParser p(text, opts, true);
+  ChatMessage m = p.run();
+  tail = static_cast<int>(p.tail());
+  return m;
+}
+bool incomplete_utf8_tail(std::string_view s) {
+  for (size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+    size_t i = s.size() - back;
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xc0) == 0x80) continue;  // continuation byte: look further back
+    return utf8_seq(s, i) < 0;
+  }
+  return false;
+}
+// no '<' (so no marker can start) and complete, valid UTF-8
+bool plain_text(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    if (s[i] == '<') return false;
+    int k = utf8_seq(s, i);
+    if (k <= 0) return false;
+    i += static_cast<size_t>(k);
+  }
+  return true;
+}
+}  // namespace
+
 std::vector<json> diff_messages(const ChatMessage& prev, const ChatMessage& cur, bool allow_shrink) {
   std::vector<json> out;
   auto text_delta = [&](const std::string& a, const std::string& b, const char* field) {
@@ -567,7 +607,7 @@ void assign_tool_call_ids(ChatMessage& msg, std::vector<std::string>& ids, const
 
 StreamParser::StreamParser(ParseOptions opts, std::string generation_prompt, std::function<std::string()> make_id)
     : opts_(std::move(opts)), prompt_(std::move(generation_prompt)), make_id_(std::move(make_id)) {
-  msg_ = parse_gemma4_output(prompt_, opts_, true);
+  msg_ = parse_with_tail(prompt_, opts_, tail_);
   assign_tool_call_ids(msg_, ids_, make_id_);
 }
 
@@ -587,8 +627,19 @@ bool calls_extend(const ChatMessage& prev, const ChatMessage& cur) {
 }  // namespace
 
 std::vector<json> StreamParser::push(std::string_view piece) {
+  if (piece.empty()) return {};
+  // Fast path (most tokens): plain text while the parse ends in free content/reasoning
+  // only extends that field, so the O(length) re-parse is skipped.
+  const Tail tail = static_cast<Tail>(tail_);
+  if (tail != Tail::None && plain_text(piece) &&
+      !incomplete_utf8_tail(generated_.empty() ? std::string_view(prompt_) : std::string_view(generated_))) {
+    generated_.append(piece);
+    std::string& field = tail == Tail::Content ? msg_.content : msg_.reasoning_content;
+    field.append(piece);
+    return {json{{tail == Tail::Content ? "content" : "reasoning_content", std::string(piece)}}};
+  }
   generated_.append(piece);
-  ChatMessage cur = parse_gemma4_output(prompt_ + generated_, opts_, true);
+  ChatMessage cur = parse_with_tail(prompt_ + generated_, opts_, tail_);
   assign_tool_call_ids(cur, ids_, make_id_);
   // Output that breaks the call syntax after a call was shown (possible without a grammar):
   // the calls stay as the client saw them; the final parse decides what the message holds.

@@ -78,6 +78,7 @@ class StreamParser {
   ChatMessage msg_;
   std::vector<std::string> ids_;
   std::function<std::string()> make_id_;
+  int tail_ = 0;  // how the last parse ended (see the fast path in push)
 };
 
 enum class StopKind { Eog, StopWord, Length };

@@ -24,12 +24,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data) + 2, size - 2);
 
   int n = 0;
-  StreamParser sp(o, (flags & 128) ? "<|turn>model\n" : "", [&n] { return std::to_string(n++); });
+  const std::string prompt = (flags & 128) ? "<|turn>model\n" : "";
+  StreamParser sp(o, prompt, [&n] { return std::to_string(n++); });
   try {
     for (size_t pos = 0; pos < text.size(); pos += step) (void)sp.push(std::string_view(text).substr(pos, step));
   } catch (const fitserve::core::Error& e) {
     if (e.code() == "internal") std::abort();  // a partial parse went backwards: parser bug
   }
+  // the incremental state (fast path included) equals a fresh partial parse of everything
+  ChatMessage fresh = parse_gemma4_output(prompt + text, o, true);
+  if (fresh.content != sp.message().content || fresh.reasoning_content != sp.message().reasoning_content) std::abort();
   try {
     (void)sp.finish();
     for (const auto& c : sp.message().tool_calls)

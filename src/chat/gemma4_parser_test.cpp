@@ -332,6 +332,12 @@ TEST(Gemma4Parser, StreamEqualsFinalUnderAnyChunking) {
       {"<|turn>model\nSure.<|tool_call>call:get_weather{city:" + Q + "Zürich \"CH\"" + Q + ",days:[1,2.5e1,-3],opts:{deep:{x:null}},ok:true}<tool_call|><|tool_call>call:get_weather{}<tool_call|>",
        weather_tools()},
       {"<|turn>model\n<|channel>thought\nx<channel|>A<|channel>thought\ny<channel|>B<channel|>ignored", {}},
+      {"<|turn>model\n<|channel>thought\n  \n lead space\xE6\x97\xA5\xE6\x9C\xAC bad\xFF\xE6\x97 ok<channel|>  text \xF0\x9F\xA6\x99\xE8 end", {}},
+      {"<|turn>model\n<|channel>thought\n  \n lead space<channel|>  text", [] {
+         ParseOptions o;
+         o.extract_reasoning = false;
+         return o;
+       }()},
   };
   std::mt19937 rng(1234);
   for (const auto& [text, opts] : cases) {

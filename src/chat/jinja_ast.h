@@ -74,6 +74,7 @@ struct Stmt {
   std::vector<std::pair<ExprPtr, Body>> branches;  // If
   Body body, else_body;
   std::vector<std::pair<std::string, ExprPtr>> params;  // Macro / CallBlock (default may be null)
+  bool uses_loop = true;  // For: the body mentions `loop` (else no loop object is built)
 };
 
 struct Program {

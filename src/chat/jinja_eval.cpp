@@ -249,6 +249,10 @@ Interp::Flow Interp::exec_for(const Stmt& s, const FramePtr& f) {
     auto frame = std::make_shared<Frame>();
     frame->parent = f;
     assign_targets(s.targets, items[i], *frame);
+    if (!s.uses_loop) {
+      if (exec(s.body, frame) == Flow::Break) break;
+      continue;
+    }
     Value loop = Value::object();
     Object& lo = loop.obj();
     lo.set("index", Value(static_cast<int64_t>(i + 1)));

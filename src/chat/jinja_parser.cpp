@@ -191,7 +191,10 @@ class Parser {
       }
       if (is_name("recursive")) fail("recursive for loops are not supported");
       expect(T::BlockEnd, "'%}'");
+      loop_refs_.push_back(false);
       s->body = parse_body({"else", "endfor"}, found);
+      s->uses_loop = loop_refs_.back();
+      loop_refs_.pop_back();
       if (found == "else") {
         next();
         expect(T::BlockEnd, "'%}'");
@@ -481,6 +484,8 @@ class Parser {
         if (n == "none" || n == "None") return lit(Value::none());
         auto e = make(Expr::Kind::Name, tok);
         e->name = n;
+        if (n == "loop")
+          for (size_t i = 0; i < loop_refs_.size(); ++i) loop_refs_[i] = true;  // conservative for nesting
         return e;
       }
       case T::String: {
@@ -694,6 +699,7 @@ class Parser {
   }
 
   const std::vector<Token>& t_;
+  std::vector<bool> loop_refs_;  // per enclosing for-body: whether `loop` was mentioned
   size_t p_ = 0;
   int depth_ = 0;
 };
