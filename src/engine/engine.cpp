@@ -207,7 +207,10 @@ class EngineImpl final : public Engine {
         if (stopping_ && !any_busy() && queue_.empty()) break;
       }
       finish_cancelled();
-      if (!any_busy()) continue;
+      if (!any_busy()) {
+        publish_slots();
+        continue;
+      }
       try {
         step();
       } catch (const std::exception& e) {
@@ -471,6 +474,7 @@ class EngineImpl final : public Engine {
       std::lock_guard<std::mutex> lk(mu_);
       if (metrics_.requests_processing) metrics_.requests_processing--;
     }
+    publish_slots();  // /slots shows the slot idle before the client hears the request is done
     if (cb) cb(r);
   }
 
