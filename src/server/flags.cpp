@@ -1,6 +1,8 @@
 // server/flags.cpp — `fitserve serve` flag table and parser (see flags.h).
 #include "server/flags.h"
 
+#include "plan/plan.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -82,8 +84,10 @@ const std::vector<Flag>& flag_table() {
        [](C& c, S, S v) { c.server.aliases = split_csv(v); }},
       {{"--tags"}, "TAG[,TAG]", "tags listed by /v1/models",
        [](C& c, S, S v) { c.server.tags = split_csv(v); }},
-      {{"-c", "--ctx-size"}, "N", "total context, split evenly across slots (0 = the model's; default 4096)",
-       [](C& c, S f, S v) { c.engine.n_ctx = static_cast<int32_t>(to_int(f, v, 0, 1 << 24)); }},
+      {{"-c", "--ctx-size"}, "N", "total context, split evenly across slots (default 4096; 0 or auto = the largest that fits --mem-cap, or the model's)",
+       [](C& c, S f, S v) { c.engine.n_ctx = v == "auto" ? 0 : static_cast<int32_t>(to_int(f, v, 0, 1 << 24)); }},
+      {{"--mem-cap"}, "SIZE", "memory cap (e.g. 20G, 16GiB): refuse configurations that do not fit, before loading",
+       [](C& c, S, S v) { c.engine.mem_cap = plan::parse_size(v); }},
       {{"-np", "--parallel"}, "N", "number of slots (concurrent requests; default 1)",
        [](C& c, S f, S v) { c.engine.n_parallel = static_cast<int32_t>(to_int(f, v, 1, 256)); }},
       {{"-t", "--threads"}, "N", "CPU threads (default: physical cores)",
