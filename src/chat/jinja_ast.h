@@ -29,6 +29,7 @@ struct Expr {
     Unary,        // op a  ('-', '+')
     Not,          // not a
     Binary,       // a op b
+    Compare,      // items[0] ops[0] items[1] ops[1] ... (Python chained comparison)
     And,          // a and b
     Or,           // a or b
     Cond,         // a if b else c (c may be null)
@@ -42,6 +43,7 @@ struct Expr {
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   bool negated = false;  // Test: `is not`; Binary "in": `not in`
+  std::vector<std::string> ops;  // Compare: "==", "<", "in", "not in", ...
 };
 
 struct Stmt;

@@ -437,6 +437,17 @@ Value Interp::eval_inner(const Expr& e, const FramePtr& f) {
       if (eval(*e.b, f).truthy()) return eval(*e.a, f);
       return e.c ? eval(*e.c, f) : Value();
     }
+    case Expr::Kind::Compare: {  // a < b < c  ==  a < b and b < c, b evaluated once
+      Value l = eval(*e.items[0], f);
+      for (size_t i = 0; i < e.ops.size(); ++i) {
+        Value r = eval(*e.items[i + 1], f);
+        const std::string& op = e.ops[i];
+        bool ok = op == "in" ? contains(*this, r, l) : op == "not in" ? !contains(*this, r, l) : binary_op(*this, op, l, r).truthy();
+        if (!ok) return Value(false);
+        l = std::move(r);
+      }
+      return Value(true);
+    }
     case Expr::Kind::Binary: {
       Value l = eval(*e.a, f);
       Value r = eval(*e.b, f);

@@ -294,7 +294,22 @@ Value f_sum(Interp& in, const Value& v, CallArgs& a) {
   for (const Value& x : seq_items(in, v, "sum")) total = binary_op(in, "+", total, attr.is_undefined() ? x : get_attribute_path(in, x, attr));
   return total;
 }
-Value f_title(Interp& in, const Value& v, CallArgs&) { return Value(str::title(as_text(in, v))); }
+// Jinja's title filter: words start after whitespace or one of -({[< ; first letter upper, rest lower
+Value f_title(Interp& in, const Value& v, CallArgs&) {
+  std::string s = as_text(in, v);
+  bool start = true;
+  for (char& c : s) {
+    bool sep = str::kWhitespace.find(c) != std::string_view::npos || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    if (sep) {
+      start = true;
+      continue;
+    }
+    if (start && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    else if (!start && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    start = false;
+  }
+  return Value(std::move(s));
+}
 Value f_tojson(Interp& in, const Value& v, CallArgs& a) {
   JsonStyle st;
   Value indent = a.get(0, "indent");
@@ -317,8 +332,10 @@ Value f_truncate(Interp& in, const Value& v, CallArgs& a) {
   Value len = a.get(0, "length");
   size_t n = len.is_int() && len.as_int() >= 0 ? static_cast<size_t>(len.as_int()) : 255;
   std::string end = a.has(2, "end") ? as_text(in, a.get(2, "end")) : "...";
+  Value leeway = a.get(3, "leeway");
+  size_t lw = leeway.is_int() && leeway.as_int() >= 0 ? static_cast<size_t>(leeway.as_int()) : 5;
   auto offs = utf8_offsets(s);
-  if (offs.size() - 1 <= n) return Value(s);
+  if (offs.size() - 1 <= n + lw) return Value(s);
   size_t keep = n > utf8_length(end) ? n - utf8_length(end) : 0;
   std::string out = s.substr(0, offs[keep]);
   if (!arg_flag(a, 1, "killwords", false)) {
@@ -337,8 +354,16 @@ Value f_unique(Interp& in, const Value& v, CallArgs&) {
   }
   return Value::array(std::move(out));
 }
+// number of runs of word characters (letters, digits, '_'; non-ASCII bytes count as letters)
 Value f_wordcount(Interp& in, const Value& v, CallArgs&) {
-  return Value(static_cast<int64_t>(str::split(as_text(in, v), "").size()));
+  int64_t n = 0;
+  bool in_word = false;
+  for (unsigned char c : as_text(in, v)) {
+    bool w = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+    if (w && !in_word) ++n;
+    in_word = w;
+  }
+  return Value(n);
 }
 
 // ---- tests --------------------------------------------------------------------------------
@@ -360,7 +385,7 @@ bool t_sameas(Interp&, const Value& v, CallArgs& a) {
   Value o = a.get(0, "other");
   if (v.is_container() || v.is_callable()) return v.identity() == o.identity();
   if (v.kind() != o.kind()) return false;
-  return v.is_none() || v.is_undefined() || (v.is_bool() && v.as_bool() == o.as_bool());
+  return v.is_none() || (v.is_bool() && v.as_bool() == o.as_bool());
 }
 bool t_escaped(Interp&, const Value&, CallArgs&) { return false; }
 bool t_lower(Interp&, const Value& v, CallArgs&) { return v.is_string() && str::lower(v.str()) == v.str(); }

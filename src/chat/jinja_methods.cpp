@@ -120,11 +120,20 @@ Value string_method(Interp& in, const Value& obj, const std::string& m, CallArgs
     in.budget.step(parts.size());
     return string_list(parts);
   }
-  if (m == "splitlines") {
-    auto parts = str::split(s, "\n");
-    if (!parts.empty() && parts.back().empty()) parts.pop_back();
-    for (auto& p : parts)
-      if (!p.empty() && p.back() == '\r') p.pop_back();
+  if (m == "splitlines") {  // line breaks: \n, \r, \r\n, \v, \f, \x1c-\x1e
+    std::vector<std::string> parts;
+    std::string cur;
+    for (size_t i = 0; i < s.size(); ++i) {
+      char c = s[i];
+      if (c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '\x1c' || c == '\x1d' || c == '\x1e') {
+        if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ++i;
+        parts.push_back(std::move(cur));
+        cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) parts.push_back(std::move(cur));
     return string_list(parts);
   }
   if (m == "replace") {

@@ -397,25 +397,41 @@ class Parser {
     return parse_compare();
   }
   ExprPtr parse_compare() {
+    const Token& first = peek();
     ExprPtr l = parse_math1();
+    std::vector<std::string> ops;
+    std::vector<ExprPtr> operands;
     while (true) {
       const Token& at = peek();
+      std::string op;
       if (at.type == T::Op && (at.value == "==" || at.value == "!=" || at.value == "<" || at.value == "<=" ||
                                at.value == ">" || at.value == ">=")) {
-        std::string op = next().value;
-        l = binary(Expr::Kind::Binary, at, op, std::move(l), parse_math1());
+        op = next().value;
       } else if (is_name("in")) {
         next();
-        l = binary(Expr::Kind::Binary, at, "in", std::move(l), parse_math1());
+        op = "in";
       } else if (is_name("not") && is_name("in", 1)) {
         next();
         next();
-        l = binary(Expr::Kind::Binary, at, "in", std::move(l), parse_math1());
-        l->negated = true;
+        op = "not in";
       } else {
-        return l;
+        break;
       }
+      ops.push_back(op);
+      operands.push_back(parse_math1());
     }
+    if (ops.empty()) return l;
+    if (ops.size() == 1) {
+      bool neg = ops[0] == "not in";
+      ExprPtr e = binary(Expr::Kind::Binary, first, neg ? "in" : ops[0], std::move(l), std::move(operands[0]));
+      e->negated = neg;
+      return e;
+    }
+    auto e = make(Expr::Kind::Compare, first);
+    e->items.push_back(std::move(l));
+    for (auto& o : operands) e->items.push_back(std::move(o));
+    e->ops = std::move(ops);
+    return e;
   }
   ExprPtr parse_math1() {
     ExprPtr l = parse_concat();

@@ -65,6 +65,8 @@ TEST(Jinja, ExpressionsAndPrinting) {
        "abn[]a\nbit's\xC3\xA9"},
       {"{{ 1 == 1.0 }}{{ 1 < 2 and 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ 1 != 2 }}", "{}", "TrueTrueTrueTrue"},
       {"{{ 'ell' in 'hello' }}{{ 2 in [1,2] }}{{ 'a' in {'a':1} }}{{ 'z' not in 'abc' }}", "{}", "TrueTrueTrueTrue"},
+      {"{{ 1 < 2 < 3 }}{{ 3 > 2 > 2 }}{{ 1 == 1 in [1] }}{{ 'a' in 'ab' not in ['b'] }}{{ 5 > 3 == 3 }}", "{}",
+       "TrueFalseTrueTrueTrue"},
       {"{{ 0 or 'x' }}{{ 1 and 'y' }}{{ none or [] }}{{ not [] }}", "{}", "xy[]True"},
       {"{{ -x }}{{ +3 }}{{ 2 * 3 + 1 }}{{ 2 * (3 + 1) }}{{ 10 - 2 - 3 }}", "{\"x\": 4}", "-43785"},
       {"{{ 9223372036854775807 }}", "{}", "9223372036854775807"},
@@ -167,8 +169,11 @@ TEST(Jinja, Filters) {
        "\"q\\\"\\\\\\n\"{\"a\": 2, \"b\": 1}1e+20"},
       {"{% for k, v in {'a': 1} | items %}{{ k }}{{ v }}{% endfor %}{{ x | items | list }}{{ 'a<b' | e }}{{ 'x' | safe }}", "{}",
        "a1[]a&lt;bx"},
-      {"{{ [1, 2] | length }}{{ {'a': 1} | count }}{{ x | length }}{{ 'ab' | reverse }}{{ 'hello world' | truncate(8, true, '..') }}",
-       "{}", "210bahello ..", },
+      {"{{ [1, 2] | length }}{{ {'a': 1} | count }}{{ x | length }}{{ 'ab' | reverse }}", "{}", "210ba"},
+      {"{{ 'hello world' | truncate(5, true, '..', 0) }}|{{ 'hello big world' | truncate(11, false, '...', 0) }}|{{ 'hello world' | truncate(8) }}",
+       "{}", "hel..|hello...|hello world"},
+      {"{{ 'x-ray (test) foo' | title }}|{{ 'one, two_3 \xC3\xA9' | wordcount }}|{{ 'a\\x0b' 'b\\x0cc'.splitlines() }}", "{}",
+       "X-Ray (Test) Foo|3|['a', 'b', 'c']"},
   });
 }
 
