@@ -5,6 +5,13 @@
 //         Gemma 4 template rewrite, BOS stripping, the generation-prompt diff and post-fix,
 //         assistant prefill / continue_final_message. Request errors are core::Error("request"),
 //         template errors core::Error("template").
+// Typical server use:
+//   ChatTemplate t = ChatTemplate::from_source(gguf_template, "<bos>", "<eos>");  // or fallback()
+//   ChatParams p; p.messages = body["messages"]; p.tools = body.value("tools", json());
+//   p.template_kwargs = body.value("chat_template_kwargs", json::object());
+//   ChatPrompt r = t.render(p);          // r.prompt -> tokenizer (it adds BOS itself)
+//   StreamParser sp(parse_options, r.generation_prompt);   // chat/gemma4_parser.h
+//   for each token: for (auto& d : sp.push(piece)) send chunk with delta d;  then sp.finish().
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -63,6 +63,26 @@ json to_openai_tools(const json& tools) {
 
 }  // namespace
 
+// tests/data/chat/gemma4.jinja must be exactly the GGUF's tokenizer.chat_template string
+// (extract_template.py wrote it; here the metadata record is located directly: key, type 8, u64 length).
+TEST(ChatGolden, ExtractedTemplateMatchesTheGguf) {
+  for (const char* rel : {"models/gemma4-full-vocab-Q8_0.gguf", "vocab/ggml-vocab-gemma-4.gguf"}) {
+    std::string path = test::testdata(rel);
+    if (!test::exists(path)) GTEST_SKIP() << "missing " << path;
+    std::string gguf = read_file(path);
+    const std::string key = "tokenizer.chat_template";
+    std::string needle = std::string(1, static_cast<char>(key.size())) + std::string(7, '\0') + key + std::string("\x08\0\0\0", 4);
+    size_t at = gguf.find(needle);
+    ASSERT_NE(at, std::string::npos) << path;
+    size_t p = at + needle.size();
+    ASSERT_LE(p + 8, gguf.size());
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; --i) len = (len << 8) | static_cast<unsigned char>(gguf[p + static_cast<size_t>(i)]);
+    ASSERT_LE(p + 8 + len, gguf.size());
+    EXPECT_EQ(gguf.substr(p + 8, len), read_file(test::repo_data("chat/gemma4.jinja"))) << path;
+  }
+}
+
 TEST(ChatGolden, TemplateIsTheLegacyGemma4Template) {
   ChatTemplate t = gemma4_from_gguf();
   EXPECT_EQ(t.kind(), TemplateKind::Gemma4Legacy);
