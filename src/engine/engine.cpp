@@ -112,6 +112,7 @@ class EngineImpl final : public Engine {
     info_.chat_template = file_->get_string("tokenizer.chat_template").value_or("");
     if (tok_->bos() >= 0) info_.bos_text = tok_->token_to_piece(tok_->bos(), true);
     if (tok_->eos() >= 0) info_.eos_text = tok_->token_to_piece(tok_->eos(), true);
+    publish_slots();  // /slots is complete from the first request on
     thread_ = std::thread([this] { loop(); });
   }
 
