@@ -1,5 +1,6 @@
 // tokenizer/load.cpp — building a Tokenizer from GGUF `tokenizer.*` metadata.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -123,24 +124,50 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
   if (m.model != Model::Llama) {
     const gguf::Value* mv = array_of(f, "tokenizer.ggml.merges", true, 0);
     if (!mv) fail(f, "tokenizer.ggml.merges is missing (needed by the " + std::string(model) + " tokenizer)");
-    m.merges.init(mv->strs.size(), static_cast<size_t>(n) + 3 * mv->strs.size());
-    std::string joined;
-    auto sym_of = [&](std::string_view s) {
-      int32_t id = m.syms.find(s);
+    const auto& strs = mv->strs;
+    const size_t nm = strs.size();
+    m.merges.init(nm, static_cast<size_t>(n) + 3 * nm);
+    // Resolve "a b" -> ids of a, b and a+b, software-pipelined: the hash slots of merge k + D
+    // are prefetched while merge k is looked up (the tables are far larger than the caches).
+    constexpr size_t D = 8;
+    struct Pending {
+      std::string_view a, b;
+      std::string joined;
+      uint64_t ha, hb, hj;
+    };
+    std::vector<Pending> ring(D);
+    auto prepare = [&](size_t k) {
+      const std::string_view s = strs[k];
+      const size_t sp = s.size() > 1 ? s.find(' ', 1) : std::string_view::npos;
+      if (sp == std::string_view::npos)
+        fail(f, "tokenizer.ggml.merges entry " + std::to_string(k) + " has no space separator");
+      Pending& p = ring[k % D];
+      p.a = s.substr(0, sp);
+      p.b = s.substr(sp + 1);
+      p.joined.assign(p.a);
+      p.joined.append(p.b);
+      p.ha = hash_bytes(p.a.data(), p.a.size());
+      p.hb = hash_bytes(p.b.data(), p.b.size());
+      p.hj = hash_bytes(p.joined.data(), p.joined.size());
+      m.syms.prefetch(p.ha);
+      m.syms.prefetch(p.hb);
+      m.syms.prefetch(p.hj);
+    };
+    auto sym_of = [&](std::string_view s, uint64_t h) {
+      int32_t id = m.syms.find_hashed(s, h);
       if (id < 0) id = m.syms.add_indexed(s);  // a symbol merges name but the vocab lacks
       return id;
     };
-    int32_t rank = 0;
-    for (const auto& s : mv->strs) {
-      const size_t sp = s.size() > 1 ? s.find(' ', 1) : std::string_view::npos;
-      if (sp == std::string_view::npos)
-        fail(f, "tokenizer.ggml.merges entry " + std::to_string(rank) + " has no space separator");
-      const std::string_view a = s.substr(0, sp), b = s.substr(sp + 1);
-      joined.assign(a);
-      joined.append(b);
-      const int32_t la = sym_of(a), lb = sym_of(b), lr = sym_of(joined);
-      m.merges.insert(la, lb, rank, lr);
-      ++rank;
+    std::vector<std::array<int32_t, 3>> triples(nm);
+    for (size_t k = 0; k < std::min(D, nm); ++k) prepare(k);
+    for (size_t k = 0; k < nm; ++k) {
+      const Pending& p = ring[k % D];
+      triples[k] = {sym_of(p.a, p.ha), sym_of(p.b, p.hb), sym_of(p.joined, p.hj)};
+      if (k + D < nm) prepare(k + D);
+    }
+    for (size_t k = 0; k < nm; ++k) {
+      if (k + D < nm) m.merges.prefetch(triples[k + D][0], triples[k + D][1]);
+      m.merges.insert(triples[k][0], triples[k][1], static_cast<int32_t>(k), triples[k][2]);
     }
   }
 

@@ -106,9 +106,10 @@ int32_t SymbolTable::add_indexed(std::string_view text_in) {
   return id;
 }
 
-int32_t SymbolTable::find(std::string_view t) const {
+int32_t SymbolTable::find(std::string_view t) const { return find_hashed(t, hash_bytes(t.data(), t.size())); }
+
+int32_t SymbolTable::find_hashed(std::string_view t, uint64_t h) const {
   if (slots_.empty()) return -1;
-  const uint64_t h = hash_bytes(t.data(), t.size());
   const uint64_t head = slot_head(h, t.size());
   for (uint64_t i = h & mask_;; i = (i + 1) & mask_) {
     const uint64_t s = slots_[i];

@@ -22,6 +22,11 @@ class SymbolTable {
   // Appends and indexes one symbol (used after build_index()).
   int32_t add_indexed(std::string_view text);
   int32_t find(std::string_view text) const;  // -1 when absent
+  // The same with the text's hash_bytes() already computed; prefetch() warms its slot.
+  int32_t find_hashed(std::string_view text, uint64_t h) const;
+  void prefetch(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  }
   std::string_view text(int32_t id) const {
     return {arena_.data() + offs_[id], static_cast<size_t>(offs_[id + 1] - offs_[id])};
   }
@@ -57,6 +62,11 @@ class MergeTable {
         return true;
       }
     }
+  }
+  void prefetch(int32_t left, int32_t right) const {
+    if (slots_.empty() || left < 0 || right < 0) return;
+    const uint64_t key = (static_cast<uint64_t>(left) << sym_bits_) | static_cast<uint64_t>(right);
+    __builtin_prefetch(&slots_[mix(key) & mask_]);
   }
   size_t size() const { return used_; }
 
