@@ -1,6 +1,8 @@
 // ops/vec.cpp — scalar reference kernels and the run-time choice of the kernel table.
 #include "ops/vec.h"
 
+#include "core/cpu.h"
+
 #include "quant/fp16.h"
 #include "quant/quant.h"
 
@@ -107,13 +109,12 @@ const VecKernels kScalar = {
 };
 
 bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+  const auto& c = core::cpu();
+  return c.avx2 && c.fma && c.f16c && c.bmi2;
 }
 bool cpu_has_avx512() {
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  const auto& c = core::cpu();
+  return cpu_has_avx2() && c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq;
 }
 
 VecLevel pick_level() {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "quant/blocks.h"
+#include "core/cpu.h"
 #include "quant/dot_internal.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
@@ -21,20 +22,14 @@ namespace fitserve::quant {
 namespace {
 
 bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c") && __builtin_cpu_supports("bmi2");
+  const auto& c = core::cpu();
+  return c.avx2 && c.fma && c.f16c && c.bmi2;
 }
 bool cpu_has_avx512() {
-  __builtin_cpu_init();
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vnni");
+  const auto& c = core::cpu();
+  return cpu_has_avx2() && c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni;
 }
-bool cpu_has_avx512bf16() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16");
-}
+bool cpu_has_avx512bf16() { return core::cpu().avx512bf16; }
 
 Isa detect_best() {
   if (cpu_has_avx512()) return Isa::AVX512;
