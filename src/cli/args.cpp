@@ -8,20 +8,10 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace fitserve::cli {
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 Args::Args(int argc, char** argv, const std::vector<FlagSpec>& spec, const std::string& command)
     : command_(command), spec_(spec) {
@@ -46,7 +36,7 @@ Args::Args(int argc, char** argv, const std::vector<FlagSpec>& spec, const std::
       if (!f) {
         std::vector<std::pair<size_t, std::string>> close;
         for (auto& s : spec_)
-          for (auto& n : s.names) close.emplace_back(edit_distance(name, n), n);
+          for (auto& n : s.names) close.emplace_back(core::edit_distance(name, n), n);
         std::sort(close.begin(), close.end());
         std::string hint;
         for (size_t k = 0; k < close.size() && k < 3 && close[k].first <= std::max<size_t>(3, name.size() / 2); ++k)

@@ -35,8 +35,6 @@ class Args {
   bool help_ = false;
 };
 
-// Levenshtein distance (for "did you mean").
-size_t edit_distance(const std::string& a, const std::string& b);
 // Parses "20G", "512M", "1.5GiB", "123456" into bytes (decimal G/M/K, binary GiB/MiB/KiB).
 uint64_t parse_bytes(const std::string& s);
 

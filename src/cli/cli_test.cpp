@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/test_exec.h"
 #include "core/testdata.h"
 
 namespace {
@@ -21,33 +22,9 @@ namespace {
 namespace t = fitserve::core::test;
 using nlohmann::json;
 
-struct Res {
-  int rc = -1;
-  bool signaled = false;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-Res fs(const std::string& args) {
-  static int n = 0;
-  std::string base = ::testing::TempDir() + "cli_" + std::to_string(::getpid()) + "_" + std::to_string(n++);
-  std::string cmd = std::string(FITSERVE_BIN) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
-  int st = std::system(cmd.c_str());
-  Res r;
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.signaled = !WIFEXITED(st) || WEXITSTATUS(st) > 128;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
+using Res = fitserve::cli::test::CmdResult;
+std::string slurp(const std::string& p) { return fitserve::core::read_file(p); }
+Res fs(const std::string& args) { return fitserve::cli::test::run_fitserve(args); }
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 const std::string kStories = t::repo_data("stories260K.gguf");

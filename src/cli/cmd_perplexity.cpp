@@ -12,22 +12,13 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "engine/runner.h"
 #include "quant/fp16.h"
 
 namespace fitserve::cli {
 namespace {
 
-std::string slurp(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw core::Error("io", path + ": cannot open");
-  std::string s;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
 
 void log_softmax(const float* x, int n, std::vector<double>& out) {
   double mx = -INFINITY;
@@ -68,7 +59,7 @@ int cmd_perplexity(int argc, char** argv) {
   engine::Runner r(ro);
   if (!r.tokenizer()) throw core::Error("usage", "perplexity: the model has no tokenizer");
   const auto& tok = *r.tokenizer();
-  std::string text = slurp(a.get("-f"));
+  std::string text = core::read_file(a.get("-f"));
   auto toks = tok.tokenize(text, false, false);
   const int32_t n_ctx = ro.n_ctx, nv = r.n_vocab();
   int64_t n_chunks = int64_t(toks.size()) / n_ctx;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "cli/test_exec.h"
 #include "plan/nginx_fixture.h"
 #include "plan/test_util.h"
 
@@ -19,31 +20,9 @@ namespace {
 using nlohmann::json;
 namespace pt = plan::test;
 
-struct CmdResult {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-CmdResult run(const std::string& args) {
-  static int n = 0;
-  std::string base = ::testing::TempDir() + "cmd_plan_" + std::to_string(::getpid()) + "_" + std::to_string(n++);
-  std::string cmd = std::string(FITSERVE_BIN) + " " + args + " >" + base + ".out 2>" + base + ".err";
-  CmdResult r;
-  int st = std::system(cmd.c_str());
-  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(base + ".out");
-  r.err = slurp(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
+using test::CmdResult;
+std::string slurp(const std::string& p) { return core::read_file(p); }
+CmdResult run(const std::string& args) { return test::run_fitserve(args); }
 
 class PlanCli : public ::testing::Test {
  protected:

@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "engine/engine.h"
 #include "engine/runner.h"
 #include "sampling/sampler.h"
@@ -56,16 +57,6 @@ sampling::SamplingParams sampling_from(const Args& a) {
   return p;
 }
 
-std::string read_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw core::Error("io", path + ": cannot open");
-  std::string s;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-  std::fclose(f);
-  return s;
-}
 
 int cmd_run(int argc, char** argv) {
   Args a(argc, argv, kRunFlags, "run");
@@ -74,7 +65,7 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   if (!a.has("-m")) throw core::Error("usage", "run: -m MODEL is required", "see `fitserve run --help`");
-  std::string prompt = a.has("-f") ? read_file(a.get("-f")) : a.get("-p");
+  std::string prompt = a.has("-f") ? core::read_file(a.get("-f")) : a.get("-p");
   int64_t n_predict = a.get_int("-n", 128);
   if (n_predict < -1) throw core::Error("usage", "run: -n must be >= -1 (got " + std::to_string(n_predict) + ")");
   engine::EngineOptions eo;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace fitserve::server {
 
@@ -195,17 +196,6 @@ const std::vector<Flag>& flag_table() {
   return t;
 }
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
 
 }  // namespace
 
@@ -214,7 +204,7 @@ std::vector<std::string> close_flags(const std::string& unknown, size_t max) {
   std::string u = unknown.substr(0, unknown.find('='));
   for (const auto& f : flag_table())
     for (const auto& n : f.names) {
-      size_t d = edit_distance(u, n);
+      size_t d = core::edit_distance(u, n);
       bool prefix = u.size() >= 3 && (n.rfind(u, 0) == 0 || u.rfind(n, 0) == 0);
       // Words in common (--ctx vs --ctx-size, --api_key vs --api-key).
       size_t limit = std::max<size_t>(2, std::min(u.size(), n.size()) / 3);
