@@ -270,9 +270,9 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& f) {
     return m.syms.text(a).size() > m.syms.text(b).size();
   });
 
-  // Gemma 4: characters that some token carries directly before "▁". Everywhere else a "▁"
-  // that follows another character starts a piece no merge can cross (see tokenize.cpp).
-  if (m.model == Model::Gemma4) {
+  // gemma4/llama: characters that some token carries directly before "▁". Everywhere else a
+  // "▁" that follows another character starts a piece no merge can cross (see tokenize.cpp).
+  if (m.model != Model::Gpt2) {
     for (int32_t id = 0; id < m.syms.size(); ++id) {  // extra BPE symbols included
       const std::string_view s = m.syms.text(id);
       for (size_t p = s.find(kSpaceMark, 1); p != std::string_view::npos; p = s.find(kSpaceMark, p + 1)) {

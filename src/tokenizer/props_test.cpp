@@ -157,6 +157,21 @@ TEST_P(Props, ConcurrentCallsAgree) {
   for (int k = 0; k < 4; ++k) EXPECT_EQ(bad[k], 0) << "thread " << k;
 }
 
+TEST_P(Props, WordSplittingDoesNotChangeIds) {
+  std::mt19937 rng(17);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) texts.push_back(random_text(rng, i < 150 ? 60 : 300));
+  tok->set_word_cache(false);
+  for (const auto& t : texts) {
+    tok->set_word_splitting(true);
+    const auto split = tok->tokenize(t, true, false);
+    tok->set_word_splitting(false);
+    EXPECT_EQ(split, tok->tokenize(t, true, false)) << t;
+  }
+  tok->set_word_splitting(true);
+  tok->set_word_cache(true);
+}
+
 TEST(Gemma4Split, SplittingLinesDoesNotChangeIds) {
   Tokenizer* tok = load(VocabRef{"gemma-4", false});
   if (!tok) GTEST_SKIP() << "missing " << vocab_path(VocabRef{"gemma-4", false});

@@ -7,7 +7,7 @@
 //   result can span such a cut, so merging the parts separately gives the same ids.
 // llama (SentencePiece): spaces become "▁" (plus one leading "▁" at the start and after special
 //   tokens when add_space_prefix), adjacent symbols whose concatenation is a token merge, highest
-//   score first; unknown characters become byte tokens.
+//   score first; unknown characters become byte tokens. Cut into pieces like gemma4 runs.
 // gpt2: invalid UTF-8 -> U+FFFD, regex pre-tokenization, bytes mapped to the GPT-2 alphabet,
 //   BPE by merge rank (llama3: a piece that is a whole token is taken as is).
 #include <cstring>
@@ -134,34 +134,18 @@ bool is_joiner(const Tokenizer::Impl& m, std::string_view s, size_t p) {
   return false;
 }
 
-void gemma4_fragment(const Tokenizer::Impl& m, std::string_view text, std::vector<int32_t>& out, Scratch& sc) {
-  std::string& buf = sc.buf;
-  buf.clear();
-  buf.reserve(text.size() + text.size() / 2);
-  for (char c : text) {
-    if (c == ' ') buf.append(kMark, 3);
-    else buf.push_back(c);
-  }
-  const std::string_view s = buf;
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    if (s[i] == '\n') {
-      size_t j = i;
-      while (j < n && s[j] == '\n') ++j;
-      gemma4_word(m, s.substr(i, j - i), out, sc.work);
-      i = j;
-      continue;
-    }
-    size_t e = s.find('\n', i);
-    if (e == std::string_view::npos) e = n;
-    const std::string_view run = s.substr(0, e);
-    size_t seg = i, p = i, prev = std::string_view::npos;
-    bool prev_mark = false;
+// Calls word_fn on the pieces of `run` (text without '\n', spaces already "▁"): cut before
+// every "▁" that follows a character other than "▁" which no token has right before "▁".
+template <class WordFn>
+void for_each_word(const Tokenizer::Impl& m, std::string_view run, WordFn&& word_fn) {
+  size_t seg = 0, p = 0, prev = 0;
+  bool prev_mark = false;
+  const size_t e = run.size();
+  if (m.split_words) {
     while (p < e) {
       if (is_mark(run, p)) {
-        if (m.split_words && p > seg && !prev_mark && !is_joiner(m, run, prev)) {
-          gemma4_word(m, run.substr(seg, p - seg), out, sc.work);
+        if (p > seg && !prev_mark && !is_joiner(m, run, prev)) {
+          word_fn(run.substr(seg, p - seg));
           seg = p;
         }
         prev_mark = true;
@@ -173,23 +157,52 @@ void gemma4_fragment(const Tokenizer::Impl& m, std::string_view text, std::vecto
         p += char_len(run, p);
       }
     }
-    gemma4_word(m, run.substr(seg, e - seg), out, sc.work);
-    i = e;
   }
+  word_fn(run.substr(seg));
 }
 
-void spm_fragment(const Tokenizer::Impl& m, std::string_view text, bool space_prefix, std::vector<int32_t>& out,
-                  Scratch& sc) {
-  std::string& buf = sc.buf;
+void escape_spaces(std::string_view text, bool prefix, std::string& buf) {
   buf.clear();
-  if (space_prefix) buf.append(kMark, 3);
+  buf.reserve(text.size() + text.size() / 2 + 3);
+  if (prefix) buf.append(kMark, 3);
   for (char c : text) {
     if (c == ' ') buf.append(kMark, 3);
     else buf.push_back(c);
   }
-  const std::string_view word = buf;
+}
+
+void gemma4_fragment(const Tokenizer::Impl& m, std::string_view text, std::vector<int32_t>& out, Scratch& sc) {
+  escape_spaces(text, false, sc.buf);
+  const std::string_view s = sc.buf;
+  const size_t n = s.size();
+  auto word = [&](std::string_view w) { gemma4_word(m, w, out, sc.work); };
+  size_t i = 0;
+  while (i < n) {
+    if (s[i] == '\n') {
+      size_t j = i;
+      while (j < n && s[j] == '\n') ++j;
+      word(s.substr(i, j - i));
+      i = j;
+      continue;
+    }
+    size_t e = s.find('\n', i);
+    if (e == std::string_view::npos) e = n;
+    for_each_word(m, s.substr(i, e - i), word);
+    i = e;
+  }
+}
+
+// One SentencePiece piece: merge adjacent symbols whose concatenation is a token, best score
+// first; leftover characters become byte tokens.
+void spm_word(const Tokenizer::Impl& m, std::string_view word, std::vector<int32_t>& out, MergeWork& w) {
   if (word.empty()) return;
-  MergeWork& w = sc.work;
+  WordCache* cache = m.use_cache && word.size() <= WordCache::kMaxWord ? &WordCache::for_thread(m.serial) : nullptr;
+  uint64_t h = 0;
+  if (cache) {
+    h = hash_bytes(word.data(), word.size());
+    if (cache->get(word, h, out)) return;
+  }
+  const size_t before = out.size();
   init_chars(m, word, w);
   run_merges(w, [&](const Symbol& l, const Symbol& r, uint32_t& prio, int32_t& result) {
     const int32_t id = m.syms.find(word.substr(l.start, l.len + r.len));
@@ -203,6 +216,15 @@ void spm_fragment(const Tokenizer::Impl& m, std::string_view text, bool space_pr
     if (m.valid(s.id)) out.push_back(s.id);
     else push_bytes(m, word.substr(s.start, s.len), out);
   }
+  if (cache) cache->put(word, h, out.data() + before, out.size() - before);
+}
+
+// The pieces of one text fragment (cut like gemma4 runs: no token spans a cut, so merging the
+// pieces one by one gives the same ids as merging the whole fragment).
+void spm_fragment(const Tokenizer::Impl& m, std::string_view text, bool space_prefix, std::vector<int32_t>& out,
+                  Scratch& sc) {
+  escape_spaces(text, space_prefix, sc.buf);
+  for_each_word(m, sc.buf, [&](std::string_view w) { spm_word(m, w, out, sc.work); });
 }
 
 void gpt2_word(const Tokenizer::Impl& m, std::string_view raw, std::vector<int32_t>& out, Scratch& sc);
@@ -329,6 +351,13 @@ void Tokenizer::tokenize_into(std::string_view text, bool add_special, bool pars
     prev_special = false;
   }
   if (add_special && m.add_eos && m.eos >= 0) out.push_back(m.eos);
+  // Per-thread buffers keep their capacity between calls, but not that of a huge text.
+  if (sc.buf.capacity() > (size_t{8} << 20)) std::string().swap(sc.buf);
+  if (sc.frags.capacity() > (size_t{1} << 16)) {
+    std::vector<Fragment>().swap(sc.frags);
+    std::vector<Fragment>().swap(sc.next);
+  }
+  if (sc.pieces.capacity() > (size_t{1} << 20)) std::vector<std::pair<uint32_t, uint32_t>>().swap(sc.pieces);
 }
 
 }  // namespace fitserve::tokenizer

@@ -79,8 +79,8 @@ class Tokenizer {
   const std::vector<int32_t>& eog_tokens() const;
   size_t n_merges() const;
   // Speed knobs (on by default; the ids are identical either way, tests compare both):
-  // the BPE models memoize word -> ids per thread; gemma4 cuts each line before every "▁" that
-  // no merge can cross instead of merging the whole line at once.
+  // words -> ids are memoized per thread; gemma4/llama cut their text before every "▁" that no
+  // token spans instead of merging whole lines (gemma4) or whole texts (llama) at once.
   void set_word_cache(bool on);
   void set_word_splitting(bool on);
 
