@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "core/error.h"
 #include "core/testdata.h"
 #include "gguf/gguf.h"
 
@@ -28,6 +29,9 @@ TEST(Bench, MeanAndSampleStandardDeviation) {
 }
 
 TEST(Bench, RssGrowsByTheBytesWrittenAndPeakResets) {
+  if (std::getenv("FITSERVE_UNDER_ASAN"))
+    GTEST_SKIP() << "AddressSanitizer's allocator keeps freed blocks resident (quarantine) and adds shadow "
+                    "memory, so RSS accounting is not comparable under it";
   const size_t n = 64u << 20;
   MemStatus a = read_mem_status();
   ASSERT_GT(a.rss, 0u);
@@ -103,6 +107,26 @@ TEST(Bench, DrafterIsCheckedCountedAndReportedAsUnsupported) {
   EXPECT_GT(r.plan_weights, r.model_size);  // the drafter's weights are in the plan
   std::string lb = format_leaderboard({r});
   EXPECT_NE(lb.find("n/a (drafter not supported yet)"), std::string::npos);
+}
+
+TEST(Bench, MmprojIsCheckedAndCountedButNotRun) {
+  BenchConfig cfg;
+  cfg.model_path = core::test::testdata("vision/models/gemma4-vis-text-e64.gguf");
+  cfg.mmproj_path = core::test::testdata("vision/models/mmproj-gemma4v-e64.gguf");
+  cfg.tests = {TestSpec{4, 0}};
+  cfg.reps = 1;
+  cfg.n_threads = 1;
+  ModelResult r = run_bench(cfg);
+  EXPECT_GT(r.plan_weights, r.model_size);
+  EXPECT_NE(r.mmproj_note.find("not loaded"), std::string::npos);
+  EXPECT_TRUE(r.acceptance.empty());
+  cfg.mmproj_path = core::test::testdata("vision/models/mmproj-gemma4v-e96-WRONG.gguf");
+  try {
+    run_bench(cfg);
+    FAIL() << "a mismatched mmproj must be refused";
+  } catch (const core::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("n_embd=96"), std::string::npos) << e.what();
+  }
 }
 
 ModelResult fake(const std::string& name, double pp, double tg) {
