@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -63,6 +64,7 @@ class PlanAccuracy : public ::testing::Test {
 
   // Synthesizes `preset` cut to `layers` layers once per test run; "" after a failure (reported).
   static std::string model(const std::string& preset, int layers) {
+    if (std::getenv("FITSERVE_UNDER_ASAN") || dir_.empty()) return {};  // check() skips / fails first
     std::string path = dir_ + "/" + preset + "-l" + std::to_string(layers) + "-q4_0.gguf";
     if (fs::exists(path)) return path;
     int rc = 0;
@@ -74,6 +76,8 @@ class PlanAccuracy : public ::testing::Test {
   }
 
   void check(const std::string& model_path, const std::string& flags) {
+    if (std::getenv("FITSERVE_UNDER_ASAN"))
+      GTEST_SKIP() << "AddressSanitizer adds shadow memory and keeps freed blocks resident: RSS is not comparable with the plan";
     ASSERT_FALSE(dir_.empty()) << "no temporary directory";
     ASSERT_FALSE(model_path.empty());
     int rc = 0;
