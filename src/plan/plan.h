@@ -75,7 +75,7 @@ struct ComputeBuffers {
   uint64_t moe = 0;         // router logits, routed gate/up rows, expert outputs
   uint64_t ple = 0;         // per-layer embedding inputs (Gemma E models)
   uint64_t quant_work = 0;  // activations converted for the weight type (<= 2 bytes per value)
-  uint64_t masks = 0;       // f16 KQ mask per distinct cache: cells x n_tok
+  uint64_t masks = 0;       // KQ mask buffers: 0 (our attention masks on the fly)
   uint64_t other = 0;       // model-specific extra (assistant input/output rows, image pixels)
   uint64_t total() const { return hidden + attention + ffn + moe + ple + quant_work + masks + other; }
 };
