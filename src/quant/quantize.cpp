@@ -137,17 +137,8 @@ void q_mxfp4(const float* x, BlockMXFP4* y, int64_t nb) {
 
 }  // namespace
 
-bool can_quantize(Type t) {
-  switch (t) {
-    case Type::F32: case Type::F16: case Type::BF16: case Type::Q4_0: case Type::Q4_1:
-    case Type::Q5_0: case Type::Q5_1: case Type::Q8_0: case Type::Q8_1: case Type::Q2_K:
-    case Type::Q3_K: case Type::Q4_K: case Type::Q5_K: case Type::Q6_K: case Type::Q8_K:
-    case Type::IQ4_NL: case Type::IQ4_XS: case Type::MXFP4:
-      return true;
-    default:
-      return false;
-  }
-}
+// Every type we can read we can also write (the same must-support set, one list).
+bool can_quantize(Type t) { return can_dequantize(t); }
 
 void quantize_row(Type t, const float* src, void* dst, int64_t n) {
   if (!can_quantize(t))
