@@ -88,8 +88,10 @@ TEST(Llama, TeacherForcedMatchesReference) {
   for (auto name : kGolden) {
     auto g = load_json(t::repo_data(name));
     Stats s = compare_teacher(r, g);
-    // Measured: max 0.0031 / mean 0.0006 (park), within 2e-3 (once). The reference keeps K/V in
-    // f16 with f16 accumulation in its flash-attention path; the bound allows for that.
+    // Measured: max 0.0031 / mean 0.0006 (park), within 2e-3 (once). The goldens carry the
+    // reference's f16 rounding: an exact float64 re-implementation (scripts/stories260k_f64.py)
+    // is 0.0037 / 0.0026 away from them, and an f16 KV cache alone moves the top-1 log-prob by
+    // up to 0.0041, so the bound is 5e-3 (max) and 1e-3 (mean).
     EXPECT_EQ(s.top1_agree, 1.0) << name;
     EXPECT_LE(s.max, 5e-3) << name << " mean " << s.mean;
     EXPECT_LE(s.mean, 1e-3) << name;
