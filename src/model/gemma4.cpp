@@ -94,6 +94,22 @@ class Gemma4Model final : public Model {
 
   void set_tap(TapFn t) { tap_ = std::move(t); }
 
+  Gemma4DrafterTarget drafter_target() const {
+    Gemma4DrafterTarget d;
+    d.tok_embd = tok_embd_;
+    d.n_embd = hp_.n_embd;
+    d.n_vocab = hp_.n_vocab;
+    const int n = hp_.n_layer;
+    if (n < 2) throw Error("model", f_.path() + ": a target for an MTP assistant needs at least 2 layers");
+    auto describe = [&](int l) {
+      const Layer& L = layers_[static_cast<size_t>(l)];
+      return Gemma4CacheLayer{l, L.swa, L.n_head_kv, L.hd, L.swa ? n_swa_ : 0};
+    };
+    d.swa = describe(n - 2);
+    d.full = describe(n - 1);
+    return d;
+  }
+
  private:
   void load();
   void load_layer(const WeightBinder& b, int l);
@@ -608,6 +624,14 @@ void Gemma4Model::forward(const Batch& batch, kv::KvCache& cache, core::ThreadPo
 }  // namespace
 
 std::unique_ptr<Model> make_gemma4(const gguf::File& f) { return std::make_unique<Gemma4Model>(f); }
+
+Gemma4DrafterTarget gemma4_drafter_target(const Model& m) {
+  const auto* g = dynamic_cast<const Gemma4Model*>(&m);
+  if (!g)
+    throw Error("model", "an MTP assistant needs a Gemma 4 target, not '" + m.info().architecture + "'",
+                "pass the gemma4 text model with -m and its -assistant GGUF with -md");
+  return g->drafter_target();
+}
 
 bool set_gemma4_tap(Model& m, TapFn tap) {
   auto* g = dynamic_cast<Gemma4Model*>(&m);

@@ -53,6 +53,9 @@ std::unique_ptr<Model> load_model(const gguf::File& file, const LoadOptions&) {
   if (arch == "gemma4") return make_gemma4(file);
   if (arch.empty())
     throw core::Error("model", file.path() + ": no general.architecture key: not a model file");
+  if (arch == "gemma4-assistant")
+    throw core::Error("model", file.path() + ": this is a Gemma 4 MTP assistant (drafter), not a text model",
+                      "give the target model with -m and this file with -md");
   if (arch == "clip")
     throw core::Error("model", file.path() + ": this is a vision projector (mmproj), not a text model",
                       "pass it with --mmproj and give the text model with -m");
