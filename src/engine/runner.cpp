@@ -35,6 +35,15 @@ void Runner::reset() {
   n_past_ = 0;
 }
 
+void Runner::truncate(int32_t n) {
+  if (n < 0 || n > n_past_)
+    throw core::Error("request", "cannot truncate to " + std::to_string(n) + " tokens: " + std::to_string(n_past_) + " are in the cache");
+  if (n < cache_->min_query_pos(0))
+    throw core::Error("request", "cannot roll back to position " + std::to_string(n) + ": the sliding-window cache no longer holds its window");
+  cache_->remove(0, n);
+  n_past_ = n;
+}
+
 std::vector<float> Runner::eval(const std::vector<int32_t>& tokens, bool all_logits, std::vector<float>* hidden) {
   const int32_t nv = n_vocab();
   if (n_past_ + static_cast<int64_t>(tokens.size()) > opt_.n_ctx)

@@ -2,7 +2,10 @@
 // `perplexity`, benches and tests that need every position's logits.
 // Offers: Runner(RunnerOptions) loads file + model (+ tokenizer when the file has one) and a KV
 // cache for one sequence; eval(tokens, all_logits) appends tokens at the current position in
-// chunks of n_ubatch and returns logits (every row, or only the last); reset() clears the cache.
+// chunks of n_ubatch and returns logits (every row, or only the last) and optionally the
+// post-final-norm hidden rows of the same rows (the MTP drafter's input); reset() clears the
+// cache; truncate(n) forgets positions >= n (speculative rollback); cache() is the KV cache (an
+// MTP assistant attends over it).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -31,10 +34,14 @@ class Runner {
   // Evaluates tokens at positions n_past.. ; returns n x n_vocab logits (all_logits) or 1 x n_vocab.
   std::vector<float> eval(const std::vector<int32_t>& tokens, bool all_logits, std::vector<float>* hidden = nullptr);
   void reset();
+  // Forgets positions >= n (n <= n_past): rejected draft tokens after a verification batch.
+  void truncate(int32_t n);
   int32_t n_past() const { return n_past_; }
   int32_t n_ctx() const { return opt_.n_ctx; }
   int32_t n_vocab() const { return model_->info().n_vocab; }
   const model::Model& model() const { return *model_; }
+  const kv::KvCache& cache() const { return *cache_; }
+  const RunnerOptions& options() const { return opt_; }
   const gguf::File& file() const { return *file_; }
   const tokenizer::Tokenizer* tokenizer() const { return tok_.get(); }  // null if the file has none
   core::ThreadPool& pool() { return *pool_; }

@@ -1,0 +1,89 @@
+// engine/speculative.h — single-sequence generation on an engine::Runner, with or without
+// speculative decoding by a Gemma 4 MTP assistant (spec gemma4-mtp.md §7–§9).
+// Offers:
+//   SpecParams      --spec-draft-n-max (3), --spec-draft-n-min (0), --spec-draft-p-min (0.0)
+//   SpecStats       drafted / accepted tokens, verification steps, per-position accepted counts;
+//                   acceptance rate = accepted / drafted, mean acceptance length =
+//                   1 + accepted / verification steps, per-position rate = accepted_at[i] / steps
+//   Drafter         opens an assistant GGUF for a target Runner: plan::check_drafter on the
+//                   headers (same messages as `plan` and the engine), refuses anything but
+//                   gemma4-assistant, then model::Gemma4Assistant (shape checks vs the target)
+//   generate(...)   prompt → up to n_predict tokens through a sampling::Sampler. Without a drafter:
+//                   one target decode per token. With one: draft with the assistant (greedy top
+//                   candidate of its top-10 softmax, all steps at position pos0, recurrent h),
+//                   verify [id_last, d1..dN] in one target batch, accept with the sampler (one
+//                   draw per emitted token, so greedy and seeded sampling give the same tokens
+//                   as without speculation), roll back rejected KV, pending_h = target hidden of
+//                   the last accepted row.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/runner.h"
+#include "model/gemma4_assistant.h"
+#include "sampling/sampler.h"
+
+namespace fitserve::engine {
+
+struct SpecParams {
+  int32_t n_max = 3;    // most drafted tokens per verification
+  int32_t n_min = 0;    // drafts shorter than this are dropped
+  float p_min = 0.0f;   // stop drafting when the top candidate's probability (top-10 softmax) < p_min
+};
+
+struct SpecStats {
+  int64_t drafted = 0;       // draft tokens proposed (sent to verification)
+  int64_t accepted = 0;      // of those, accepted
+  int64_t verif_steps = 0;   // verification batches that carried at least one draft token
+  int64_t drafts_accepted = 0;  // verifications with >= 1 accepted token
+  int64_t draft_calls = 0;   // assistant steps run (one per drafted token, plus stopped ones)
+  std::vector<int64_t> accepted_at;  // [i]: verifications that accepted position i (i < n_max)
+  double draft_ms = 0, verify_ms = 0;
+  double acceptance() const { return drafted ? double(accepted) / double(drafted) : 0.0; }
+  double mean_accept_len() const { return verif_steps ? 1.0 + double(accepted) / double(verif_steps) : 1.0; }
+  double rate_at(size_t i) const {
+    return verif_steps && i < accepted_at.size() ? double(accepted_at[i]) / double(verif_steps) : 0.0;
+  }
+  void add(const SpecStats& o);
+  // "drafted 120, accepted 75 (62.5%), mean acceptance length 2.88, per position 0.81 0.63 0.44"
+  std::string str() const;
+};
+
+class Drafter {
+ public:
+  // Throws core::Error("model", ...) for a drafter that does not belong to the target.
+  Drafter(const std::string& path, const Runner& target);
+  virtual ~Drafter();
+  // One draft step (§4): token at position pos with h = target hidden of pos − 1 (or the
+  // previous step's h_next), over the target's cache → logits (n_vocab) and h_next (target n_embd).
+  virtual void step(int32_t token, const float* h, int32_t pos, Runner& target, float* logits, float* h_next);
+  const std::string& path() const { return path_; }
+
+ protected:
+  Drafter() = default;  // for test doubles that override step()
+
+ private:
+  std::string path_;
+  std::unique_ptr<gguf::File> file_;
+  std::unique_ptr<model::Gemma4Assistant> assistant_;
+};
+
+struct GenTimings {
+  int32_t prompt_n = 0, gen_n = 0;
+  double prompt_ms = 0, gen_ms = 0;
+};
+
+// Called with each emitted token; return false to stop (e.g. end of generation).
+using TokenFn = std::function<bool(int32_t token)>;
+
+// Resets the runner, evaluates the prompt, then generates until n_predict tokens were emitted
+// (n_predict < 0: until on_token says stop or the context is full). drafter may be null (no
+// speculation). Returns the emitted tokens; stats (if given) gets this run's statistics.
+std::vector<int32_t> generate(Runner& target, Drafter* drafter, const std::vector<int32_t>& prompt, int32_t n_predict,
+                              sampling::Sampler& sampler, const SpecParams& sp, const TokenFn& on_token = {},
+                              SpecStats* stats = nullptr, GenTimings* timings = nullptr);
+
+}  // namespace fitserve::engine
