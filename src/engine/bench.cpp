@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "engine/runner.h"
+#include "engine/speculative.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "plan/compat.h"
@@ -138,14 +139,22 @@ uint64_t gen_bytes_per_token(const gguf::File& f) {
 }
 
 std::string TestSpec::name() const {
-  if (n_prompt > 0 && n_gen > 0) return "pp" + std::to_string(n_prompt) + "+tg" + std::to_string(n_gen);
-  if (n_gen > 0) return "tg" + std::to_string(n_gen);
-  return "pp" + std::to_string(n_prompt);
+  const std::string v = variant.empty() ? "" : "/" + variant;
+  if (n_prompt > 0 && n_gen > 0) return "pp" + std::to_string(n_prompt) + "+tg" + std::to_string(n_gen) + v;
+  if (n_gen > 0) return "tg" + std::to_string(n_gen) + v;
+  return "pp" + std::to_string(n_prompt) + v;
 }
 
 const TestResult* ModelResult::find(bool gen) const {
   for (const auto& t : tests)
-    if (gen ? (t.test.n_prompt == 0 && t.test.n_gen > 0) : (t.test.n_gen == 0 && t.test.n_prompt > 0)) return &t;
+    if (t.test.variant.empty() && (gen ? (t.test.n_prompt == 0 && t.test.n_gen > 0) : (t.test.n_gen == 0 && t.test.n_prompt > 0)))
+      return &t;
+  return nullptr;
+}
+
+const TestResult* ModelResult::find_test(const std::string& name) const {
+  for (const auto& t : tests)
+    if (t.test.name() == name) return &t;
   return nullptr;
 }
 
@@ -169,7 +178,11 @@ ModelResult run_bench(const BenchConfig& cfg, const Progress& progress) {
   r.type_k = cfg.type_k;
   r.type_v = cfg.type_v;
   int64_t need = 1;
-  for (const auto& t : cfg.tests) need = std::max<int64_t>(need, int64_t(t.n_prompt) + t.n_gen);
+  for (const auto& t : cfg.tests) {
+    need = std::max<int64_t>(need, int64_t(t.n_prompt) + t.n_gen);
+    // The speculative tg test (bench_spec.cpp): a prompt of up to 64 tokens, drafts beyond the end.
+    if (!cfg.draft_path.empty() && t.n_prompt == 0) need = std::max<int64_t>(need, 64 + int64_t(t.n_gen) + cfg.draft_n_max + 2);
+  }
 
   // The plan for these settings (companions checked and counted, as at load).
   {
@@ -179,12 +192,14 @@ ModelResult run_bench(const BenchConfig& cfg, const Progress& progress) {
     if (!cfg.draft_path.empty()) dh = plan::open_headers(cfg.draft_path);
     plan::ModelSet set{&th, mh ? &*mh : nullptr, dh ? &*dh : nullptr};
     plan::check_companions(set);
+    if (dh) check_mtp_drafter(th, *dh);  // before any test runs
     plan::RunSettings s;
     s.n_ctx = need;
     s.n_batch = cfg.n_batch;
     s.n_ubatch = cfg.n_ubatch;
     s.type_k = parse_kv_type(cfg.type_k, "-ctk");
     s.type_v = parse_kv_type(cfg.type_v, "-ctv");
+    if (dh) s.n_draft = cfg.draft_n_max;
     plan::Plan p = plan::make_plan(set, s);
     r.n_ctx = int32_t(p.settings.n_ctx);  // padded to the cell step, as the engine allocates
     r.plan_total = p.total;
@@ -193,9 +208,9 @@ ModelResult run_bench(const BenchConfig& cfg, const Progress& progress) {
     r.plan_compute = p.compute_bytes;
     r.plan_output = p.output_bytes;
     if (mh) r.mmproj_note = "counted in the plan (" + plan::format_bytes(p.weights_mmproj) + " weights), not loaded: vision is not implemented in the engine yet";
-    if (dh) {
-      r.draft_note = "counted in the plan (" + plan::format_bytes(p.weights_draft) + " weights), not loaded";
-      r.acceptance = "n/a (drafter not supported yet)";
+    if (dh) {  // filled in by run_spec_tests when there is a tg test
+      r.draft_note = "counted in the plan (" + plan::format_bytes(p.weights_draft) + " weights); not run: no tg test";
+      r.acceptance = "n/a (no tg test)";
     }
   }
 
@@ -264,6 +279,7 @@ ModelResult run_bench(const BenchConfig& cfg, const Progress& progress) {
     tr.t_ts = mean_sd(tr.ts);
     r.tests.push_back(std::move(tr));
   }
+  if (!cfg.draft_path.empty()) run_spec_tests(runner, cfg, r, progress);
   runner.reset();
   r.peak_rss = read_mem_status().hwm;
   return r;
@@ -496,10 +512,13 @@ std::string format_leaderboard(const std::vector<ModelResult>& rs) {
     any_draft |= !r.acceptance.empty();
   }
   std::vector<std::string> head = {"#", "model", "file", "file size", pp_name, tg_name, "gen GB/s", "peak RSS", "plan total"};
-  if (any_draft) head.push_back("draft acceptance");
+  if (any_draft) {
+    head.push_back("draft acceptance");
+    head.push_back("greedy tg t/s: plain → drafted");
+  }
   std::vector<bool> right(head.size(), true);
   right[1] = right[2] = false;
-  if (any_draft) right.back() = false;
+  if (any_draft) right[right.size() - 2] = false;
   std::vector<std::vector<std::string>> rows;
   int rank = 0;
   for (const ModelResult* r : order) {
@@ -507,7 +526,14 @@ std::string format_leaderboard(const std::vector<ModelResult>& rs) {
     std::string gbs = tg ? fmt("%.1f", tg->t_ts.mean * double(r->gen_bytes_per_token) / 1e9) : "-";
     std::vector<std::string> row = {std::to_string(++rank), r->model_type, r->filename, size_str(r->file_bytes),
                                     ts_str(r->find(false)), ts_str(tg), gbs, size_str(r->peak_rss), size_str(r->plan_total)};
-    if (any_draft) row.push_back(r->acceptance.empty() ? "-" : r->acceptance);
+    if (any_draft) {
+      row.push_back(r->acceptance.empty() ? "-" : r->acceptance);
+      const TestResult* a = r->has_spec ? r->find_test("tg" + std::to_string(r->spec.n_gen) + "/greedy") : nullptr;
+      const TestResult* b = r->has_spec ? r->find_test("tg" + std::to_string(r->spec.n_gen) + "/draft-mtp") : nullptr;
+      row.push_back(a && b ? fmt("%.2f", a->t_ts.mean) + " → " + fmt("%.2f", b->t_ts.mean) + " (×" +
+                                 fmt("%.2f", a->t_ts.mean > 0 ? b->t_ts.mean / a->t_ts.mean : 0.0) + ")"
+                           : "-");
+    }
     rows.push_back(row);
   }
   return md_table(head, right, rows);
@@ -547,7 +573,24 @@ nlohmann::json test_json(const ModelResult& r, const TestResult& t) {
                {"compute", r.plan_compute}, {"output", r.plan_output}};
   if (!r.mmproj_note.empty()) j["mmproj"] = r.mmproj_note;
   if (!r.draft_note.empty()) j["draft"] = r.draft_note;
-  if (!r.acceptance.empty()) j["draft_acceptance"] = r.acceptance;
+  if (r.has_spec) {
+    const SpecBench& s = r.spec;
+    j["draft_acceptance"] = s.acceptance();
+    j["draft_mean_accept_len"] = s.mean_len();
+    j["draft_accept_rate_per_pos"] = s.rate_at;
+    j["draft_n_max"] = s.n_max;
+    j["draft_n_min"] = s.n_min;
+    j["draft_p_min"] = s.p_min;
+    j["draft_drafted"] = s.drafted;
+    j["draft_accepted"] = s.accepted;
+    j["draft_verif_steps"] = s.verif_steps;
+    j["spec_n_prompt"] = s.n_prompt;
+    const std::string tg = "tg" + std::to_string(s.n_gen);
+    if (const TestResult* a = r.find_test(tg + "/greedy")) j["tg_ts_greedy"] = a->t_ts.mean;
+    if (const TestResult* b = r.find_test(tg + "/draft-mtp")) j["tg_ts_draft"] = b->t_ts.mean;
+  } else if (!r.acceptance.empty()) {
+    j["draft_acceptance"] = r.acceptance;
+  }
   return j;
 }
 
@@ -563,8 +606,9 @@ std::string format_json(const std::vector<ModelResult>& rs) {
 std::string format_csv(const std::vector<ModelResult>& rs) {
   static const char* cols[] = {"model_filename", "model_type", "model_size", "model_n_params", "file_size", "backends",
                                "n_batch", "n_ubatch", "n_threads", "n_ctx", "type_k", "type_v", "n_prompt", "n_gen",
-                               "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "gen_bytes_per_token",
-                               "peak_rss", "plan_total", "draft_acceptance"};
+                               "test", "test_time", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "gen_bytes_per_token",
+                               "peak_rss", "plan_total", "draft_acceptance", "draft_mean_accept_len", "draft_n_max",
+                               "tg_ts_greedy", "tg_ts_draft"};
   std::string o;
   for (const char* c : cols) o += std::string(o.empty() ? "" : ",") + c;
   o += "\n";

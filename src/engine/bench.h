@@ -15,8 +15,12 @@
 //                                          every KV cell, runs a full micro-batch and a decode step
 //                                          per sequence, and reports RSS growth next to the plan
 //   engine::format_markdown/leaderboard/csv/json, svg_chart   reports of run_bench results
-// Drafters and mmproj files are counted in the plan and checked against the model, but the engine
-// does not run them yet: acceptance is reported as "n/a (drafter not supported yet)".
+//   engine::run_spec_tests(...)            (bench_spec.cpp) with a drafter (-md, a Gemma 4 MTP
+//                                          assistant): the first tg N test again as greedy
+//                                          generation from a prompt, without and with the
+//                                          drafter — tg t/s of both, acceptance rate, mean
+//                                          acceptance length, per-position rates
+// mmproj files are counted in the plan and checked against the model, but not run.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -42,7 +46,8 @@ uint64_t gen_bytes_per_token(const gguf::File& f);
 
 struct TestSpec {
   int32_t n_prompt = 0, n_gen = 0;
-  std::string name() const;  // "pp512", "tg128", "pp512+tg128"
+  std::string variant;       // "" (random tokens), "greedy" or "draft-mtp" (run_spec_tests)
+  std::string name() const;  // "pp512", "tg128", "pp512+tg128", "tg128/greedy", "tg128/draft-mtp"
 };
 
 struct BenchConfig {
@@ -54,6 +59,19 @@ struct BenchConfig {
   std::string type_k = "f16", type_v = "f16";
   bool warmup = true;
   uint32_t seed = 1234;
+  int32_t draft_n_max = 3, draft_n_min = 0;  // --spec-draft-n-max / -n-min / -p-min
+  float draft_p_min = 0.0f;
+};
+
+// The speculative tg measurement of one model (run_spec_tests).
+struct SpecBench {
+  int32_t n_gen = 0, n_prompt = 0;   // tokens generated per repetition; prompt length
+  int32_t n_max = 0, n_min = 0;
+  float p_min = 0;
+  int64_t drafted = 0, accepted = 0, verif_steps = 0;  // summed over the timed repetitions
+  std::vector<double> rate_at;       // per draft position: accepted / verification steps
+  double acceptance() const { return drafted ? double(accepted) / double(drafted) : 0.0; }
+  double mean_len() const { return verif_steps ? 1.0 + double(accepted) / double(verif_steps) : 1.0; }
 };
 
 struct TestResult {
@@ -76,11 +94,17 @@ struct ModelResult {
   bool peak_reset = false;     // VmHWM was reset before this model
   uint64_t plan_total = 0, plan_weights = 0, plan_kv = 0, plan_compute = 0, plan_output = 0;
   std::string mmproj_note, draft_note, acceptance;  // acceptance empty without a drafter
+  bool has_spec = false;       // spec (and the tests "tgN/greedy", "tgN/draft-mtp") are filled
+  SpecBench spec;
   const TestResult* find(bool gen) const;        // first pp-only (gen=false) / tg-only test
+  const TestResult* find_test(const std::string& name) const;  // by TestSpec::name()
 };
 
 using Progress = std::function<void(const std::string&)>;
 ModelResult run_bench(const BenchConfig& cfg, const Progress& progress = {});
+class Runner;
+// Called by run_bench with a drafter, after the plain tests, on the loaded runner.
+void run_spec_tests(Runner& runner, const BenchConfig& cfg, ModelResult& r, const Progress& progress);
 
 // Reports. llama-bench's markdown table (model, size, params, backend, threads, [ub, type_k,
 // type_v when not default], test, t/s as "mean ± sd"); the summary/leaderboard (one row per

@@ -94,19 +94,56 @@ TEST(Bench, RunsPromptAndGenerationTestsOnATinyModel) {
   EXPECT_NE(r.model_type.find("gemma4"), std::string::npos);
 }
 
-TEST(Bench, DrafterIsCheckedCountedAndReportedAsUnsupported) {
+// With a drafter the first tg test is repeated as greedy generation without and with it
+// (bench_spec.cpp); the acceptance fields reach every report.
+TEST(Bench, DrafterRunsTheSpeculativeTgTest) {
   BenchConfig cfg;
   cfg.model_path = core::test::testdata("models/gemma4-dense-Q8_0.gguf");
   cfg.draft_path = core::test::testdata("models/gemma4-dense-assistant-Q8_0.gguf");
-  cfg.tests = {TestSpec{0, 2}};
-  cfg.reps = 1;
+  if (!core::test::exists(cfg.model_path) || !core::test::exists(cfg.draft_path)) GTEST_SKIP() << "test data not found: " << cfg.draft_path;
+  cfg.tests = {TestSpec{4, 0}, TestSpec{0, 12}};
+  cfg.reps = 2;
   cfg.n_threads = 1;
-  cfg.warmup = false;
+  cfg.draft_n_max = 2;
   ModelResult r = run_bench(cfg);
-  EXPECT_EQ(r.acceptance, "n/a (drafter not supported yet)");
   EXPECT_GT(r.plan_weights, r.model_size);  // the drafter's weights are in the plan
-  std::string lb = format_leaderboard({r});
-  EXPECT_NE(lb.find("n/a (drafter not supported yet)"), std::string::npos);
+  ASSERT_TRUE(r.has_spec);
+  EXPECT_EQ(r.spec.n_gen, 12);
+  EXPECT_EQ(r.spec.n_max, 2);
+  EXPECT_EQ(r.spec.n_prompt, 16);  // no tokenizer: BOS + 15 seeded ids
+  EXPECT_GT(r.spec.drafted, 0);
+  EXPECT_LE(r.spec.accepted, r.spec.drafted);
+  EXPECT_LE(r.spec.drafted, 2 * r.spec.verif_steps);
+  EXPECT_EQ(r.spec.rate_at.size(), 2u);
+  const TestResult* a = r.find_test("tg12/greedy");
+  const TestResult* b = r.find_test("tg12/draft-mtp");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->ts.size(), 2u);
+  EXPECT_EQ(b->ts.size(), 2u);
+  EXPECT_GT(b->t_ts.mean, 0);
+  EXPECT_EQ(r.find(true)->test.name(), "tg12");  // the plain tests stay first
+  EXPECT_NE(r.acceptance.find("% (mean len"), std::string::npos) << r.acceptance;
+  const std::string lb = format_leaderboard({r});
+  EXPECT_NE(lb.find("draft acceptance"), std::string::npos);
+  EXPECT_NE(lb.find(r.acceptance), std::string::npos);
+  EXPECT_NE(format_markdown({r}).find("tg12/draft-mtp"), std::string::npos);
+  const auto j = nlohmann::json::parse(format_json({r}));
+  ASSERT_EQ(j.size(), 4u);
+  for (const auto& row : j) {
+    EXPECT_TRUE(row["draft_acceptance"].is_number());
+    EXPECT_DOUBLE_EQ(row["draft_mean_accept_len"].get<double>(), r.spec.mean_len());
+    EXPECT_EQ(row["draft_n_max"], 2);
+    EXPECT_DOUBLE_EQ(row["tg_ts_draft"].get<double>(), b->t_ts.mean);
+    EXPECT_DOUBLE_EQ(row["tg_ts_greedy"].get<double>(), a->t_ts.mean);
+  }
+  const std::string csv = format_csv({r});
+  EXPECT_NE(csv.find("draft_acceptance,draft_mean_accept_len,draft_n_max,tg_ts_greedy,tg_ts_draft"), std::string::npos);
+  EXPECT_NE(csv.find("tg12/draft-mtp"), std::string::npos);
+  // Without a tg test there is nothing to speculate on.
+  cfg.tests = {TestSpec{4, 0}};
+  ModelResult p = run_bench(cfg);
+  EXPECT_FALSE(p.has_spec);
+  EXPECT_EQ(p.acceptance, "n/a (no tg test)");
 }
 
 TEST(Bench, MmprojIsCheckedAndCountedButNotRun) {

@@ -73,17 +73,19 @@ std::string SpecStats::str() const {
   return s;
 }
 
-Drafter::Drafter(const std::string& path, const Runner& target) : path_(path) {
-  // Header checks first: the same messages as `fitserve plan` and the engine give.
-  const plan::ModelHeaders th = plan::open_headers(target.options().model_path);
-  const plan::ModelHeaders dh = plan::open_headers(path);
+void check_mtp_drafter(const plan::ModelHeaders& th, const plan::ModelHeaders& dh) {
   plan::check_drafter(th, dh);
   if (dh.kind != plan::ModelKind::Assistant)
     throw core::Error("model",
-                      path + ": a '" + dh.arch + "' model cannot be used as a drafter here: fitserve drafts only with a Gemma 4 MTP "
-                             "assistant (general.architecture 'gemma4-assistant')",
+                      dh.source + ": a '" + dh.arch + "' model cannot be used as a drafter here: fitserve drafts only with a Gemma 4 "
+                                  "MTP assistant (general.architecture 'gemma4-assistant')",
                       "pass the target's -assistant GGUF with -md (separate draft models, llama.cpp's draft-simple, are not "
                       "supported)");
+}
+
+Drafter::Drafter(const std::string& path, const Runner& target) : path_(path) {
+  // Header checks first: the same messages as `fitserve plan` and the engine give.
+  check_mtp_drafter(plan::open_headers(target.options().model_path), plan::open_headers(path));
   file_ = std::make_unique<gguf::File>(gguf::File::open(path));
   assistant_ = std::make_unique<model::Gemma4Assistant>(*file_, target.model());
 }

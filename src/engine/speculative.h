@@ -5,9 +5,10 @@
 //   SpecStats       drafted / accepted tokens, verification steps, per-position accepted counts;
 //                   acceptance rate = accepted / drafted, mean acceptance length =
 //                   1 + accepted / verification steps, per-position rate = accepted_at[i] / steps
-//   Drafter         opens an assistant GGUF for a target Runner: plan::check_drafter on the
-//                   headers (same messages as `plan` and the engine), refuses anything but
-//                   gemma4-assistant, then model::Gemma4Assistant (shape checks vs the target)
+//   Drafter         opens an assistant GGUF for a target Runner: check_mtp_drafter on the
+//                   headers, then model::Gemma4Assistant (shape checks vs the target)
+//   check_mtp_drafter(text, draft)  plan::check_drafter (the same messages as `plan` and the
+//                   engine) + refuses anything but a gemma4-assistant: for early checks (bench)
 //   generate(...)   prompt → up to n_predict tokens through a sampling::Sampler. Without a drafter:
 //                   one target decode per token. With one: draft with the assistant (greedy top
 //                   candidate of its top-10 softmax, all steps at position pos0, recurrent h),
@@ -24,6 +25,7 @@
 
 #include "engine/runner.h"
 #include "model/gemma4_assistant.h"
+#include "plan/headers.h"
 #include "sampling/sampler.h"
 
 namespace fitserve::engine {
@@ -51,6 +53,9 @@ struct SpecStats {
   // "drafted 120, accepted 75 (62.5%), mean acceptance length 2.88, per position 0.81 0.63 0.44"
   std::string str() const;
 };
+
+// Throws core::Error("model", ...) naming both files when draft cannot draft for text.
+void check_mtp_drafter(const plan::ModelHeaders& text, const plan::ModelHeaders& draft);
 
 class Drafter {
  public:
