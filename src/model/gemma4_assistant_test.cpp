@@ -32,6 +32,7 @@
 #include "model/gemma4_assistant.h"
 #include "model/golden.h"
 #include "model/model.h"
+#include "model/variant_testing.h"
 
 using namespace fitserve;
 namespace t = fitserve::core::test;
@@ -204,24 +205,7 @@ TEST(Gemma4Assistant, RowsAreIndependent) {
 
 // ---- load-time checks --------------------------------------------------------------------------
 
-std::string write_variant(const std::string& src, const std::string& name, const std::function<void(gguf::Writer&)>& meta,
-                          const std::string& drop = {}, const std::string& reshape = {}) {
-  auto f = gguf::File::open(src);
-  gguf::Writer w;
-  for (const auto& kv : f.metadata())
-    if (kv.key != "general.alignment") w.set_value(kv.key, kv.value);
-  meta(w);
-  for (const auto& ti : f.tensors()) {
-    if (ti.name == drop) continue;
-    std::vector<int64_t> ne(ti.ne, ti.ne + std::max(1, ti.n_dims));
-    if (ti.name == reshape) std::swap(ne[0], ne[1]);
-    w.add_tensor(ti.name, ti.type, ne, ti.data, ti.nbytes);
-  }
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("fitserve_assistant_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  w.write_file(path);
-  return path;
-}
+using model::testing::write_variant;
 
 void expect_error(const std::string& path, const model::Model& target, const std::string& needle, bool remove = true) {
   auto f = gguf::File::open(path);

@@ -29,6 +29,7 @@
 #include "model/gemma4.h"
 #include "model/golden.h"
 #include "model/model.h"
+#include "model/variant_testing.h"
 #include "quant/quant.h"
 
 using namespace fitserve;
@@ -482,29 +483,7 @@ TEST(Gemma4, BadBatchesAreErrors) {
 
 // ---- load-time checks -----------------------------------------------------------------------
 
-// Copies a GGUF with edits: metadata overrides (via a callback on the writer), a dropped tensor,
-// one tensor's first two dims swapped, and a hook that may replace any tensor (returns true when
-// it wrote the tensor's replacement itself, or wants it dropped).
-using TensorHook = std::function<bool(const gguf::File&, const gguf::TensorInfo&, gguf::Writer&)>;
-std::string write_variant(const std::string& src, const std::string& name, const std::function<void(gguf::Writer&)>& meta,
-                          const std::string& drop = {}, const std::string& reshape = {}, const TensorHook& hook = {}) {
-  auto f = gguf::File::open(src);
-  gguf::Writer w;
-  for (const auto& kv : f.metadata())
-    if (kv.key != "general.alignment") w.set_value(kv.key, kv.value);
-  meta(w);
-  for (const auto& ti : f.tensors()) {
-    if (ti.name == drop) continue;
-    if (hook && hook(f, ti, w)) continue;
-    std::vector<int64_t> ne(ti.ne, ti.ne + std::max(1, ti.n_dims));
-    if (ti.name == reshape) std::swap(ne[0], ne[1]);
-    w.add_tensor(ti.name, ti.type, ne, ti.data, ti.nbytes);
-  }
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("fitserve_gemma4_" + name + "_" + std::to_string(::getpid()) + ".gguf")).string();
-  w.write_file(path);
-  return path;
-}
+using model::testing::write_variant;
 
 void expect_load_error(const std::string& path, const std::string& needle) {
   auto f = gguf::File::open(path);
