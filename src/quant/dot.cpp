@@ -65,6 +65,7 @@ const detail::GemmTable& table_for(Isa isa) {
       detail::fill_gemm_avx512(t, cpu_has_avx512bf16());
       detail::fill_gemm_k_avx512(t);
       detail::fill_gemm_t_avx512(t);
+      detail::fill_gemv_avx512(t);
       detail::fill_act_avx512(t);
     } else if (i == static_cast<int>(Isa::AVX2)) {
       detail::fill_gemm_avx2(t);

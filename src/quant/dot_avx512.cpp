@@ -1,12 +1,6 @@
-// AVX-512 (F/BW/VL/DQ/VNNI, optional BF16) kernels for float weights and 32-element blocks.
-//
-// GEMV (n_cols = 1, gemv_blocks): 4 weight rows at a time, float accumulators in registers over
-// the whole k, k walked in groups of 16 blocks; two blocks per 512-bit register decoded into
-// unsigned bytes, one VPDPBUSD (u8 × s8 → s32) per row and pair, software prefetch ≥ 16 KB ahead.
-// Multi-column GEMM for these types goes to dot_t_avx512.cpp.
-// Weights with an offset (q − 8, q − 16, or signed values biased by +128) are kept unsigned; the
-// offset times the activation sum is folded into the integer accumulator's start value, so each
-// block's integer dot stays exact. Scales: s32 → float, × (d_w · d_a) per block, FMA.
+// AVX-512 (F/BW/VL/DQ/VNNI, optional BF16) kernels for float weights: tiles of 4 rows × 4
+// columns, FMA (F32; F16/BF16 converted) or VDPBF16PS (BF16 × BF16 with AVX512_BF16).
+// The 32-element block types are in dot_gemv_avx512.cpp (GEMV) and dot_t_avx512.cpp (GEMM).
 // Everything here has internal linkage (see blocks.h on ISA-specific code sharing).
 // GCC 12 reports its own _mm*_undefined_* helpers as uninitialized uses.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -23,64 +17,6 @@
 namespace fitserve::quant::detail {
 
 namespace {
-
-// GEMV (one activation row): decode and multiply in registers, no staging.
-template <class D, int R>
-void gemv_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, float* Cm) {
-  using Ac = Act<D::kMin>;
-  __m512 acc[R], s16[R];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-  const __m512i widx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(D::kB));
-  const __m512i aidx = _mm512_mullo_epi32(iota, _mm512_set1_epi32(Ac::kB));
-  const __m512i pidx0 = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m512i offv = _mm512_set1_epi8(static_cast<char>(D::kOff));
-  const size_t pf = prefetch_bytes(ws);
-  for (int64_t g0 = 0; g0 < nb; g0 += 16) {
-    const int nbg = nb - g0 < 16 ? static_cast<int>(nb - g0) : 16;
-    const __mmask16 m = static_cast<__mmask16>((1u << nbg) - 1u);
-    const int nfull = nbg / 2;
-    const uint8_t* arow = A + g0 * Ac::kB;
-    const __m512 da = f16x16<Ac::kB, 0>(arow, aidx, nbg, m);
-    __m512 sa;
-    if constexpr (D::kMin) sa = f16x16<Ac::kB, 2>(arow, aidx, nbg, m);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* row = W + r * ws + g0 * D::kB;
-      prefetch_range(row + pf, nbg * D::kB);
-      s16[r] = _mm512_mul_ps(D::scales(row, widx, nbg, m), da);
-      if constexpr (D::kMin) acc[r] = _mm512_fmadd_ps(f16x16<D::kB, D::kMOff>(row, widx, nbg, m), sa, acc[r]);
-    }
-    auto step = [&](int p, auto one) {
-      constexpr bool kOne = decltype(one)::value;
-      const __m512i a = Ac::template pair<kOne>(arow + 2 * p * Ac::kB);
-      __m512i nsa = _mm512_setzero_si512();
-      if constexpr (D::kOff != 0) nsa = _mm512_sub_epi32(nsa, _mm512_dpbusd_epi32(_mm512_setzero_si512(), offv, a));
-      const __m512i pi = _mm512_add_epi32(pidx0, _mm512_set1_epi32(2 * p));
-#pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        const __m512i w = D::template pair<kOne>(W + r * ws + (g0 + 2 * p) * D::kB);
-        const __m512i isum = _mm512_dpbusd_epi32(nsa, w, a);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_permutexvar_ps(pi, s16[r]), acc[r]);
-      }
-    };
-    for (int p = 0; p < nfull; ++p) step(p, Bool<false>{});
-    if (nbg & 1) step(nfull, Bool<true>{});
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) Cm[r] = _mm512_reduce_add_ps(acc[r]);
-}
-
-// Column by column: on AVX-512 the dispatcher sends n_cols > 1 to dot_t_avx512.cpp, so this only
-// has to be correct for that case, and fast for n_cols = 1.
-template <class D>
-struct BlockKernel {
-  template <int R, int C>
-  static void run(int64_t k, const uint8_t* W, size_t ws, const uint8_t* A, size_t as, float* Cm, size_t cs) {
-    for (int c = 0; c < C; ++c) gemv_blocks<D, R>(k / 32, W, ws, A + c * as, Cm + c * cs);
-  }
-};
 
 // ---- float weights: F32·F32, F16·F16 (converted), BF16·BF16 (converted, or VDPBF16PS) ----
 
@@ -207,13 +143,6 @@ void fill_gemm_avx512(GemmTable& t, bool has_bf16) {
   set(Type::F32, gemm_drive<FloatKernel<LF32>>);
   set(Type::F16, gemm_drive<FloatKernel<LF16>>);
   set(Type::BF16, has_bf16 ? gemm_drive<BF16DotKernel> : gemm_drive<FloatKernel<LBF16>>);
-  set(Type::Q4_0, gemm_drive<BlockKernel<DQ4_0>>);
-  set(Type::Q4_1, gemm_drive<BlockKernel<DQ4_1>>);
-  set(Type::Q5_0, gemm_drive<BlockKernel<DQ5_0>>);
-  set(Type::Q5_1, gemm_drive<BlockKernel<DQ5_1>>);
-  set(Type::Q8_0, gemm_drive<BlockKernel<DQ8_0>>);
-  set(Type::IQ4_NL, gemm_drive<BlockKernel<DIQ4_NL>>);
-  set(Type::MXFP4, gemm_drive<BlockKernel<DMXFP4>>);
 }
 
 }  // namespace fitserve::quant::detail

@@ -33,6 +33,7 @@ void fill_gemm_k_avx2(GemmTable& t);    // dot_k_avx2.cpp: Q4_K Q5_K Q6_K
 void fill_gemm_avx512(GemmTable& t, bool has_bf16);  // dot_avx512.cpp
 void fill_gemm_k_avx512(GemmTable& t);  // dot_k_avx512.cpp
 void fill_gemm_t_avx512(GemmTable& t);  // dot_t_avx512.cpp: multi-column GEMM for 32-blocks
+void fill_gemv_avx512(GemmTable& t);    // dot_gemv_avx512.cpp: 32-blocks, one row at a time (GEMV)
 void fill_act_avx2(GemmTable& t);       // dot_act_avx2.cpp: activation quantizers
 void fill_act_avx512(GemmTable& t);     // dot_act_avx512.cpp
 

@@ -213,6 +213,47 @@ TEST(Dot, EveryIsaMatchesScalarOnOddShapes) {
   }
 }
 
+// GEMV (n_cols = 1) has its own kernels: every type and k against scalar, and every row's result
+// bit-identical whichever row range it is computed in (ops::matmul splits rows by thread count).
+TEST(Dot, GemvMatchesScalarAndIgnoresRowSplit) {
+  IsaGuard g;
+  std::vector<Isa> isas;
+  for (Isa i : {Isa::AVX2, Isa::AVX512})
+    if (static_cast<int>(i) <= static_cast<int>(quant::best_isa())) isas.push_back(i);
+  uint32_t seed = 900;
+  for (Type w : kAllTypes) {
+    const int64_t blk = block_of(w);
+    std::vector<int64_t> ks;
+    if (blk == 1) ks = {1, 17, 1000};
+    else if (blk == 32) ks = {32, 64, 96, 480, 512, 544, 1056, 1536};
+    else ks = {256, 768, 1536};
+    for (int64_t k : ks) {
+      const int64_t n_rows = 21;
+      const auto p = make_problem(w, k, n_rows, 1, ++seed, (seed % 3) * 2, 0);
+      quant::set_isa(Isa::Scalar);
+      const auto ref = run(p, static_cast<size_t>(n_rows));
+      for (Isa isa : isas) {
+        quant::set_isa(isa);
+        const auto whole = run(p, static_cast<size_t>(n_rows));
+        for (int64_t i = 0; i < n_rows; ++i) {
+          double mag;
+          ref_dot(p, i, 0, &mag);
+          ASSERT_LE(std::fabs(static_cast<double>(whole[i]) - ref[i]), 1e-5 * mag + 1e-30)
+              << quant::isa_name(isa) << " " << quant::type_name(w) << " k=" << k << " row " << i;
+        }
+        for (int64_t cut : {1, 3, 4, 7, 16}) {  // rows [0, cut) and [cut, n) in two calls
+          std::vector<float> C(static_cast<size_t>(n_rows), -777.f);
+          quant::gemm(p.w, k, p.W.data(), p.ws, cut, p.A.data(), p.as, 1, C.data(), 1);
+          quant::gemm(p.w, k, p.W.data() + cut * p.ws, p.ws, n_rows - cut, p.A.data(), p.as, 1, C.data() + cut, 1);
+          for (int64_t i = 0; i < n_rows; ++i)
+            ASSERT_EQ(C[i], whole[i]) << quant::isa_name(isa) << " " << quant::type_name(w) << " k=" << k << " cut "
+                                      << cut << " row " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(Dot, AllVariantsShareActivationBytes) {
   // quantize_act_row is defined by one rule: the bytes do not depend on the active ISA, also for
   // rounding ties, zero blocks, max-magnitude ties of both signs, NaN/Inf and k % 16 != 0.
