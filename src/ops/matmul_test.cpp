@@ -30,6 +30,7 @@ TEST(Matmul, MatchesUnsplitGemmAndDoubleReference) {
       {quant::Type::Q8_0, 200, 256, 1},  {quant::Type::Q8_0, 40, 128, 19}, {quant::Type::Q4_0, 129, 512, 1},
       {quant::Type::Q4_0, 16, 64, 37},   {quant::Type::Q4_K, 48, 512, 2},  {quant::Type::Q6_K, 100, 256, 9},
       {quant::Type::Q5_0, 300, 96, 1},   {quant::Type::Q4_0, 600, 64, 130}, {quant::Type::Q8_0, 5000, 32, 1},
+      {quant::Type::Q6_K, 333, 512, 1},  {quant::Type::Q4_0, 17, 544, 1},  {quant::Type::Q4_1, 95, 96, 1},
   };
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> u(-1, 1);
