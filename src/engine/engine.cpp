@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "engine/runner.h"
+#include "engine/speculative.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "plan/compat.h"
@@ -65,7 +66,11 @@ struct Slot {
   Timings timings;
   Clock::time_point t_start, t_prompt_done;
   bool cancelled = false;
-  int32_t out_row = -1;               // row in this step's logits
+  int32_t out_row = -1;               // row in this step's logits (the first of its rows)
+  // Speculative decoding (§7–§8): this step's drafts (verified after id_last in the same batch)
+  // and the target's post-norm hidden of the last decoded row (the drafter's h at pos0).
+  std::vector<int32_t> drafts;
+  std::vector<float> pending_h;
 };
 
 class EngineImpl final : public Engine {
@@ -78,6 +83,12 @@ class EngineImpl final : public Engine {
     model::LoadOptions lo;
     lo.n_threads = pool_->size();
     model_ = model::load_model(*file_, lo);
+    if (opt.make_drafter) {
+      drafter_ = opt.make_drafter(*model_);
+    } else if (!opt.draft_path.empty()) {
+      drafter_ = std::make_unique<Drafter>(opt.draft_path, *model_, opt.model_path);
+    }
+    if (drafter_) check_spec_params(opt.spec);
     auto tm = file_->get_string("tokenizer.ggml.model");
     if (!tm || *tm == "none")
       throw core::Error("model", opt.model_path + ": the model has no tokenizer (tokenizer.ggml.model is " + (tm ? "'none'" : "missing") + ")",
@@ -96,7 +107,10 @@ class EngineImpl final : public Engine {
     cache_ = std::make_unique<kv::KvCache>(model_->kv_config(n_ctx_slot_, opt.n_parallel, tk, tv, n_ubatch_));
     slots_.resize(static_cast<size_t>(opt.n_parallel));
     for (int i = 0; i < opt.n_parallel; ++i) slots_[i].id = i;
-    logits_.resize(static_cast<size_t>(opt.n_parallel) * mi.n_vocab);  // at most one output row per slot per step
+    // Output rows per slot and step: one, or id_last + up to n_max drafts.
+    const size_t rows = static_cast<size_t>(opt.n_parallel) * (drafter_ ? 1 + static_cast<size_t>(opt.spec.n_max) : 1);
+    logits_.resize(rows * static_cast<size_t>(mi.n_vocab));
+    if (drafter_) hidden_.resize(rows * static_cast<size_t>(mi.n_embd));
 
     info_.path = opt.model_path;
     info_.name = mi.name;
@@ -314,18 +328,54 @@ class EngineImpl final : public Engine {
     metrics_.requests_processing++;
   }
 
-  // One forward batch: every generating slot contributes its next token, prompt slots fill the rest.
+  // Speculative decoding: drafts for every generating slot that will be in this step's batch
+  // (§8.1: n_draft_max = n_ctx_slot − n_past − 2, at most the remaining n_predict − 1, and what
+  // the batch budget leaves), one assistant step per draft position across slots.
+  void draft_all(int32_t budget) {
+    jobs_.clear();
+    std::vector<Slot*> owners;
+    for (auto& s : slots_) {
+      s.drafts.clear();
+      if (!s.busy || !s.generating || budget <= 0) continue;
+      const int32_t pos0 = static_cast<int32_t>(s.cache_tokens.size());
+      int64_t n = std::min<int64_t>(opt_.spec.n_max, int64_t(n_ctx_slot_) - pos0 - 2);
+      if (s.task.req.n_predict >= 0)
+        n = std::min<int64_t>(n, int64_t(s.task.req.n_predict) - int64_t(s.generated.size()) - 1);
+      n = std::max<int64_t>(0, std::min<int64_t>(n, budget - 1));
+      budget -= 1 + static_cast<int32_t>(n);
+      if (n == 0) continue;
+      DraftJob j;
+      j.seq = s.id;
+      j.id_last = s.next_token;
+      j.pos0 = pos0;
+      j.n_max = static_cast<int32_t>(n);
+      j.h = s.pending_h.data();
+      jobs_.push_back(std::move(j));
+      owners.push_back(&s);
+    }
+    if (jobs_.empty()) return;
+    drafter_->draft(jobs_, opt_.spec, *cache_, *pool_, info_.n_vocab, info_.n_embd);
+    for (size_t i = 0; i < jobs_.size(); ++i) owners[i]->drafts.swap(jobs_[i].drafts);
+  }
+
+  // One forward batch: every generating slot contributes its next token (and its drafts),
+  // prompt slots fill the rest.
   void step() {
     model::Batch& b = batch_;
     b.clear();
     int32_t budget = n_ubatch_;
+    auto t0 = Clock::now();
+    if (drafter_) draft_all(budget);
     for (auto& s : slots_) {
       s.out_row = -1;
       if (!s.busy || !s.generating || budget <= 0) continue;
-      b.add(s.next_token, static_cast<int32_t>(s.cache_tokens.size()), s.id, true);
+      const int32_t pos0 = static_cast<int32_t>(s.cache_tokens.size());
+      b.add(s.next_token, pos0, s.id, true);
       s.cache_tokens.push_back(s.next_token);
       s.out_row = static_cast<int32_t>(b.n_outputs()) - 1;
       --budget;
+      for (size_t i = 0; i < s.drafts.size(); ++i) b.add(s.drafts[i], pos0 + 1 + static_cast<int32_t>(i), s.id, true);
+      budget -= static_cast<int32_t>(s.drafts.size());
     }
     for (auto& s : slots_) {
       if (!s.busy || s.generating || budget <= 0) continue;
@@ -340,8 +390,7 @@ class EngineImpl final : public Engine {
       }
     }
     if (b.size() == 0) return;
-    auto t0 = Clock::now();
-    model_->forward(b, *cache_, *pool_, logits_.data());
+    model_->forward(b, *cache_, *pool_, logits_.data(), drafter_ ? hidden_.data() : nullptr);
     double dt = ms_since(t0);
     int32_t n_gen = 0, n_prompt = 0;
     for (size_t i = 0; i < b.size(); ++i) (b.output[i] ? n_gen : n_prompt)++;
@@ -373,12 +422,47 @@ class EngineImpl final : public Engine {
         metrics_.prompt_tokens_total += static_cast<uint64_t>(s.timings.prompt_n);
         metrics_.prompt_seconds_total += s.timings.prompt_ms / 1000.0;
       }
-      const float* row = logits_.data() + static_cast<size_t>(s.out_row) * info_.n_vocab;
-      sample_and_emit(s, row);
+      accept_rows(s);
     }
   }
 
-  void sample_and_emit(Slot& s, const float* logits) {
+  // Emits the slot's tokens from its rows of this step (§8.3): a draw from row i; while it equals
+  // draft i the draft is kept and row i + 1 is drawn. Then rejected drafts leave the cache
+  // (§8.4), pending_h becomes the target hidden of the last row drawn from (§7 accept), and the
+  // request finishes if a token ended it: exactly the tokens and draws of plain decoding.
+  void accept_rows(Slot& s) {
+    const int32_t N = static_cast<int32_t>(s.drafts.size());
+    int32_t k = 0, last = 0;
+    std::string reason, stop_word;
+    for (int32_t i = 0;; ++i) {
+      const int32_t row = s.out_row + i;
+      const int32_t t = sample_and_emit(s, logits_.data() + static_cast<size_t>(row) * info_.n_vocab, &reason, &stop_word);
+      last = i;
+      const bool match = i < N && t == s.drafts[static_cast<size_t>(i)];
+      k += match;
+      if (!match || !reason.empty()) break;
+      s.cache_tokens.push_back(t);  // draft i + 1 stays: its K/V are already in the cache
+    }
+    if (drafter_) {
+      if (N > 0) {
+        cache_->remove(s.id, static_cast<int32_t>(s.cache_tokens.size()), -1);
+        s.timings.draft_n += N;
+        s.timings.draft_accepted_n += k;
+        std::lock_guard<std::mutex> lk(mu_);
+        metrics_.spec_drafts_total++;
+        metrics_.spec_draft_tokens_total += static_cast<uint64_t>(N);
+        metrics_.spec_accepted_tokens_total += static_cast<uint64_t>(k);
+      }
+      const float* h = hidden_.data() + static_cast<size_t>(s.out_row + last) * info_.n_embd;
+      s.pending_h.assign(h, h + info_.n_embd);
+    }
+    s.drafts.clear();
+    if (!reason.empty()) finish_with(s, reason, "", stop_word);
+  }
+
+  // Samples one token from logits and sends it through the stop checks and on_token. Returns the
+  // token; *reason is set when the request ends with it ("stop", "length", "cancelled").
+  int32_t sample_and_emit(Slot& s, const float* logits, std::string* reason_out, std::string* stop_word_out) {
     auto& req = s.task.req;
     int32_t tok = s.sampler->sample(logits);
     s.sampler->accept(tok);
@@ -439,11 +523,10 @@ class EngineImpl final : public Engine {
     bool keep = true;
     if (s.task.on_token) keep = s.task.on_token(ev);
     s.next_token = tok;
-    if (!reason.empty()) {
-      finish_with(s, reason, "", stop_word);
-      return;
-    }
-    if (!keep) finish(s, "cancelled");
+    if (reason.empty() && !keep) reason = "cancelled";
+    *reason_out = reason;
+    *stop_word_out = stop_word;
+    return tok;
   }
 
   void finish(Slot& s, const std::string& reason, const std::string& err = "") { finish_with(s, reason, err, ""); }
@@ -490,6 +573,9 @@ class EngineImpl final : public Engine {
       x.n_past = static_cast<int32_t>(s.cache_tokens.size());
       x.n_prompt = s.busy ? static_cast<int32_t>(s.task.req.prompt.size()) : 0;
       x.n_decoded = static_cast<int32_t>(s.generated.size());
+      x.speculative = drafter_ != nullptr;
+      x.n_draft = s.timings.draft_n;
+      x.n_draft_accepted = s.timings.draft_accepted_n;
       used += s.cache_tokens.size();
       st.push_back(x);
     }
@@ -508,7 +594,9 @@ class EngineImpl final : public Engine {
   std::unique_ptr<kv::KvCache> cache_;
   int32_t n_ctx_slot_ = 0, n_ubatch_ = 512;
   std::vector<Slot> slots_;
-  std::vector<float> logits_;
+  std::vector<float> logits_, hidden_;  // this step's output rows: logits, post-norm hidden (drafter)
+  std::unique_ptr<Drafter> drafter_;
+  std::vector<DraftJob> jobs_;
   model::Batch batch_;
   ModelInfo info_;
 

@@ -2,7 +2,11 @@
 // Offers: Engine::create(EngineOptions) loads a model set (text model; later mmproj + drafter)
 // and starts the scheduler thread: --parallel N slots, continuous batching (prompt chunks and
 // generation steps of several requests share one forward batch), per-request sampling, stop
-// strings, max tokens, cancellation, prompt-prefix reuse per slot (cache_prompt).
+// strings, max tokens, cancellation, prompt-prefix reuse per slot (cache_prompt), and with a
+// Gemma 4 MTP assistant (draft_path) speculative decoding in every slot (spec gemma4-mtp.md §8):
+// each step drafts up to spec.n_max tokens per generating slot (the assistant's steps batched
+// across slots), verifies [id_last, d1..dN] of every slot in the shared forward batch and emits
+// the accepted tokens one by one through the normal sampling / stop / cancel path.
 // submit() is thread-safe and returns at once; callbacks run on the scheduler thread and must be
 // quick (copy the data, signal your own thread). Returning false from on_token cancels the
 // request and frees its slot at once.
@@ -15,11 +19,15 @@
 #include <utility>
 #include <vector>
 
+#include "engine/spec_params.h"
 #include "sampling/sampler.h"
 
 namespace fitserve::tokenizer { class Tokenizer; }
+namespace fitserve::model { class Model; }
 
 namespace fitserve::engine {
+
+class Drafter;
 
 struct EngineOptions {
   std::string model_path;
@@ -32,7 +40,10 @@ struct EngineOptions {
   std::string type_k = "f16";   // KV element types: f32 f16 bf16 q8_0 q4_0
   std::string type_v = "f16";
   std::string mmproj_path;      // optional
-  std::string draft_path;       // optional MTP assistant / draft model
+  std::string draft_path;       // optional Gemma 4 MTP assistant: speculative decoding
+  SpecParams spec;              // its limits (--spec-draft-n-max / -n-min / -p-min)
+  // For tests: makes the drafter for the loaded target instead of opening draft_path.
+  std::function<std::unique_ptr<Drafter>(const model::Model&)> make_drafter;
   uint64_t mem_cap = 0;         // bytes; 0 = no cap
 };
 
@@ -89,6 +100,8 @@ struct SlotState {
   bool busy = false;
   RequestId request = 0;
   int32_t n_past = 0, n_prompt = 0, n_decoded = 0;
+  bool speculative = false;               // the engine has a drafter
+  int32_t n_draft = 0, n_draft_accepted = 0;  // the current (or last) request's draft tokens
 };
 
 struct Metrics {
@@ -98,6 +111,8 @@ struct Metrics {
   uint64_t n_decode_total = 0, n_busy_slots_per_decode_sum = 0;
   double kv_cache_usage_ratio = 0;
   uint64_t kv_cache_tokens = 0;
+  // Speculative decoding: verifications that carried drafts, draft tokens, accepted ones.
+  uint64_t spec_drafts_total = 0, spec_draft_tokens_total = 0, spec_accepted_tokens_total = 0;
 };
 
 class Engine {

@@ -153,9 +153,11 @@ TEST(Speculative, SeededSamplingIsTokenIdentical) {
 // rollback and the pending_h bookkeeping (§7: h = target hidden at pos0 − 1).
 class OracleDrafter : public Drafter {
  public:
-  explicit OracleDrafter(std::vector<int32_t> ref) : ref_(std::move(ref)) {}
-  void step(int32_t token, const float* h, int32_t pos, Runner& target, float* logits, float* h_next) override {
-    const int32_t V = target.n_vocab(), E = target.model().info().n_embd;
+  OracleDrafter(std::vector<int32_t> ref, int32_t n_vocab, int32_t n_embd) : ref_(std::move(ref)), V(n_vocab), E(n_embd) {}
+  void step(int64_t n, const int32_t* tokens, const float* h, const int32_t* pos_, const int32_t*, const kv::KvCache&,
+            core::ThreadPool&, float* logits, float* h_next) override {
+    ASSERT_EQ(n, 1);  // generate() drafts one sequence
+    const int32_t token = tokens[0], pos = pos_[0];
     j_ = pos == last_pos_ ? j_ + 1 : 0;
     if (j_ == 0) rounds.push_back({pos, std::vector<float>(h, h + E)});
     last_pos_ = pos;
@@ -171,6 +173,7 @@ class OracleDrafter : public Drafter {
 
  private:
   std::vector<int32_t> ref_;
+  int32_t V, E;
   int32_t last_pos_ = -1, j_ = 0, last_ = -1;
   int64_t calls_ = 0;
 };
@@ -183,7 +186,7 @@ TEST(Speculative, AcceptanceRollbackAndPendingHidden) {
   std::vector<int32_t> ref = prompt();
   ref.insert(ref.end(), plain.begin(), plain.end());
   for (int32_t n_max : {1, 3, 6}) {
-    OracleDrafter d(ref);
+    OracleDrafter d(ref, r.n_vocab(), r.model().info().n_embd);
     SpecParams spec;
     spec.n_max = n_max;
     SpecStats st;
