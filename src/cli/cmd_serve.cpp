@@ -58,6 +58,9 @@ int cmd_serve(int argc, char** argv) {
   std::fprintf(stderr,
                "fitserve: model %s loaded (%d slots x %d tokens); listening on http://%s:%d\n",
                st.card.id.c_str(), info.n_parallel, info.n_ctx_slot, cfg.server.host.c_str(), port);
+  if (!cfg.engine.draft_path.empty())
+    std::fprintf(stderr, "fitserve: speculative decoding (draft-mtp) with %s: n-max %d, n-min %d, p-min %.2f\n",
+                 cfg.engine.draft_path.c_str(), cfg.engine.spec.n_max, cfg.engine.spec.n_min, cfg.engine.spec.p_min);
   http_thread.join();  // returns after drain_and_stop (signal) or a fatal listen error
   eng->shutdown(drain_ms);
   std::fprintf(stderr, "fitserve: stopped\n");

@@ -1,7 +1,7 @@
 // Speculative decoding in the scheduler (Engine with an MTP assistant, spec gemma4-mtp.md §8) on
 // the tiny dense F16 pair (shared/testdata/models/gemma4-dense{,-assistant}-F16.gguf; F16 is
 // batch-invariant, so exact identity holds). The target has no vocabulary, and the Engine needs
-// one: the tests serve a copy with a synthetic 256-token SPM vocabulary ("[17]" pieces, EOS 1).
+// one: the tests serve copies with a synthetic 256-token vocabulary (engine/vocab_testing.h).
 // With -np 1 and -np 3 concurrent requests: greedy and seeded sampling give the tokens of plain
 // serving; stop strings, n_predict, cancellation and the context end behave the same; draft
 // counters add up; an oracle drafter exercises acceptance, rollback and pending_h per slot.
@@ -20,7 +20,7 @@
 #include "engine/engine.h"
 #include "engine/runner.h"
 #include "engine/speculative.h"
-#include "model/variant_testing.h"
+#include "engine/vocab_testing.h"
 
 using namespace fitserve;
 using namespace fitserve::engine;
@@ -34,32 +34,14 @@ std::string model(const std::string& stem) { return t::testdata("models/" + stem
 // that both carry the same one).
 std::string g_target, g_assistant;
 
-// 0 <pad>, 1 <eos>, 2 <bos>, 3 <unk>, i "[i]".
-std::string write_with_vocab(const std::string& stem) {
-  return model::testing::write_variant(model(stem), "vocab", [](gguf::Writer& w) {
-    std::vector<std::string> toks = {"<pad>", "<eos>", "<bos>", "<unk>"};
-    std::vector<int32_t> types = {3, 3, 3, 2};
-    for (int i = 4; i < 256; ++i) {
-      toks.push_back("[" + std::to_string(i) + "]");
-      types.push_back(1);
-    }
-    w.set_string("tokenizer.ggml.model", "llama");
-    w.set_array_string("tokenizer.ggml.tokens", toks);
-    w.set_array_i32("tokenizer.ggml.token_type", types);
-    w.set_array_f32("tokenizer.ggml.scores", std::vector<float>(256, 0.0f));
-    w.set_u32("tokenizer.ggml.bos_token_id", 2);
-    w.set_u32("tokenizer.ggml.eos_token_id", 1);
-    w.set_u32("tokenizer.ggml.unknown_token_id", 3);
-    w.set_bool("tokenizer.ggml.add_bos_token", false);
-  });
-}
+using fitserve::engine::testing::write_with_vocab;
 
 class EngineSpec : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (t::exists(model("gemma4-dense-F16")) && t::exists(model("gemma4-dense-assistant-F16"))) {
-      g_target = write_with_vocab("gemma4-dense-F16");
-      g_assistant = write_with_vocab("gemma4-dense-assistant-F16");
+      g_target = write_with_vocab(model("gemma4-dense-F16"));
+      g_assistant = write_with_vocab(model("gemma4-dense-assistant-F16"));
     }
   }
   static void TearDownTestSuite() {

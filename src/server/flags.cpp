@@ -103,8 +103,23 @@ const std::vector<Flag>& flag_table() {
        [](C& c, S f, S v) { c.engine.type_v = kv_type(f, v); }},
       {{"--mmproj"}, "FNAME", "multimodal projector GGUF",
        [](C& c, S, S v) { c.engine.mmproj_path = v; }},
-      {{"-md", "--model-draft"}, "FNAME", "draft / MTP assistant model for speculative decoding",
+      {{"-md", "--model-draft", "--spec-draft-model"}, "FNAME", "Gemma 4 MTP assistant GGUF: speculative decoding in every slot",
        [](C& c, S, S v) { c.engine.draft_path = v; }},
+      {{"--spec-type"}, "TYPE", "speculative decoding type: draft-mtp (the only one; implied by -md)",
+       [](C& c, S f, S v) {
+         if (v != "draft-mtp") throw usage_error("invalid value '" + v + "' for " + f + ": only draft-mtp is supported");
+         c.spec_type = v;
+       }},
+      {{"--spec-draft-n-max", "--draft-max", "--draft", "--draft-n"}, "N", "most tokens drafted per slot and step (default 3)",
+       [](C& c, S f, S v) { c.engine.spec.n_max = static_cast<int32_t>(to_int(f, v, 0, 64)); }},
+      {{"--spec-draft-n-min", "--draft-min"}, "N", "drop drafts shorter than this (default 0)",
+       [](C& c, S f, S v) { c.engine.spec.n_min = static_cast<int32_t>(to_int(f, v, 0, 64)); }},
+      {{"--spec-draft-p-min", "--draft-p-min"}, "P", "stop drafting below this top-candidate probability (default 0.0)",
+       [](C& c, S f, S v) {
+         const double p = to_num(f, v);
+         if (p < 0 || p > 1) throw usage_error("invalid value '" + v + "' for " + f + ": must be between 0 and 1");
+         c.engine.spec.p_min = static_cast<float>(p);
+       }},
       {{"--host"}, "ADDR", "listen address (default 127.0.0.1)",
        [](C& c, S, S v) { c.server.host = v; }},
       {{"--port"}, "N", "listen port (default 8080)",
@@ -260,6 +275,8 @@ ParsedArgs parse_serve_args(const std::vector<std::string>& args) {
   }
   if (!p.help && p.config.engine.model_path.empty())
     throw usage_error("no model given: pass -m <file.gguf>");
+  if (!p.help && !p.config.spec_type.empty() && p.config.engine.draft_path.empty())
+    throw usage_error("--spec-type draft-mtp needs the assistant GGUF: pass it with -md");
   return p;
 }
 

@@ -106,3 +106,28 @@ TEST(Flags, Help) {
     EXPECT_NE(h.find(f), std::string::npos) << f;
   EXPECT_FALSE(close_flags("--hots").empty());
 }
+
+TEST(Flags, SpeculativeDecoding) {
+  auto d = parse_serve_args({"-m", "m.gguf"});
+  EXPECT_TRUE(d.config.engine.draft_path.empty());
+  EXPECT_EQ(d.config.engine.spec.n_max, 3);
+  EXPECT_EQ(d.config.engine.spec.n_min, 0);
+  EXPECT_EQ(d.config.engine.spec.p_min, 0.0f);
+  auto p = parse_serve_args({"-m", "m.gguf", "-md", "a.gguf", "--spec-type", "draft-mtp", "--spec-draft-n-max", "5",
+                             "--spec-draft-n-min", "2", "--spec-draft-p-min", "0.25"});
+  EXPECT_EQ(p.config.engine.draft_path, "a.gguf");
+  EXPECT_EQ(p.config.engine.spec.n_max, 5);
+  EXPECT_EQ(p.config.engine.spec.n_min, 2);
+  EXPECT_FLOAT_EQ(p.config.engine.spec.p_min, 0.25f);
+  // llama.cpp's older names.
+  for (const char* f : {"--draft-max", "--draft", "--draft-n"})
+    EXPECT_EQ(parse_serve_args({"-m", "m.gguf", "--spec-draft-model", "a.gguf", f, "7"}).config.engine.spec.n_max, 7) << f;
+  auto o = parse_serve_args({"-m", "m.gguf", "-md", "a.gguf", "--draft-min", "1", "--draft-p-min=0.5"});
+  EXPECT_EQ(o.config.engine.spec.n_min, 1);
+  EXPECT_FLOAT_EQ(o.config.engine.spec.p_min, 0.5f);
+  EXPECT_NE(usage_message({"-m", "m.gguf", "-md", "a.gguf", "--spec-type", "ngram-simple"}).find("only draft-mtp"),
+            std::string::npos);
+  EXPECT_NE(usage_message({"-m", "m.gguf", "--spec-type", "draft-mtp"}).find("-md"), std::string::npos);
+  EXPECT_NE(usage_message({"-m", "m.gguf", "--spec-draft-p-min", "1.5"}).find("between 0 and 1"), std::string::npos);
+  EXPECT_NE(usage_message({"-m", "m.gguf", "--spec-draft-n-max", "-1"}).find("between 0 and 64"), std::string::npos);
+}

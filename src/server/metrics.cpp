@@ -61,9 +61,12 @@ std::string MetricsCollector::render(const engine::Metrics& m) {
   add(out, "n_decode_total", "counter", "Total number of llama_decode() calls",
       static_cast<double>(m.n_decode_total));
   add(out, "n_tokens_max", "counter", "Largest observed n_tokens.", static_cast<double>(n_tokens_max_));
-  add(out, "spec_decode_num_draft_tokens_total", "counter", "Number of draft tokens proposed.", 0);
-  add(out, "spec_decode_num_accepted_tokens_total", "counter", "Number of draft tokens accepted.", 0);
-  add(out, "spec_decode_num_drafts_total", "counter", "Number of drafts made.", 0);
+  add(out, "spec_decode_num_draft_tokens_total", "counter", "Number of draft tokens proposed.",
+      static_cast<double>(m.spec_draft_tokens_total));
+  add(out, "spec_decode_num_accepted_tokens_total", "counter", "Number of draft tokens accepted.",
+      static_cast<double>(m.spec_accepted_tokens_total));
+  add(out, "spec_decode_num_drafts_total", "counter", "Number of drafts made.",
+      static_cast<double>(m.spec_drafts_total));
   add(out, "prompt_tokens_seconds", "gauge", "Average prompt throughput in tokens/s.",
       d_prompt_s > 0 ? d_prompt_tok / d_prompt_s : 0.0);
   add(out, "predicted_tokens_seconds", "gauge", "Average generation throughput in tokens/s.",

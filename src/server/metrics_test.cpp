@@ -49,7 +49,13 @@ TEST(Metrics, CountersAndWindowedRates) {
   m.n_decode_total = 10;
   m.n_busy_slots_per_decode_sum = 25;
   m.requests_processing = 1;
+  m.spec_drafts_total = 6;
+  m.spec_draft_tokens_total = 17;
+  m.spec_accepted_tokens_total = 9;
   std::string t = mc.render(m);
+  EXPECT_EQ(value_of(t, "spec_decode_num_drafts_total"), 6);
+  EXPECT_EQ(value_of(t, "spec_decode_num_draft_tokens_total"), 17);
+  EXPECT_EQ(value_of(t, "spec_decode_num_accepted_tokens_total"), 9);
   EXPECT_EQ(value_of(t, "prompt_tokens_total"), 100);
   EXPECT_EQ(value_of(t, "prompt_tokens_cached_total"), 4);
   EXPECT_EQ(value_of(t, "n_tokens_max"), 13);

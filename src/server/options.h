@@ -38,6 +38,7 @@ struct ServerOptions {
 struct ServeConfig {
   engine::EngineOptions engine;
   ServerOptions server;
+  std::string spec_type;  // --spec-type (only "draft-mtp"; needs -md)
 };
 
 }  // namespace fitserve::server

@@ -189,7 +189,11 @@ json models_json(const ModelCard& card, const engine::ModelInfo& info) {
 }
 
 json slot_json(const engine::SlotState& s, int32_t n_ctx_slot, const json& params) {
-  json j = {{"id", s.id}, {"n_ctx", n_ctx_slot}, {"speculative", false}, {"is_processing", s.busy}};
+  json j = {{"id", s.id}, {"n_ctx", n_ctx_slot}, {"speculative", s.speculative}, {"is_processing", s.busy}};
+  if (s.speculative) {
+    j["n_draft"] = s.n_draft;
+    j["n_draft_accepted"] = s.n_draft_accepted;
+  }
   if (s.busy) j["id_task"] = s.request;
   j["n_prompt_tokens"] = s.n_prompt;
   j["n_past"] = s.n_past;
