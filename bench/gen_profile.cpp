@@ -8,7 +8,9 @@
 // The remainder (1 − 2) is attention, norms, RoPE, embedding lookup, softcap and glue.
 // 4. The machine's read bandwidth, probed in the same process by the same threads (each streams
 //    its half of a 1 GiB buffer) right before every pass of 1 and 2, so each pass is compared with
-//    the bandwidth of that moment (on the shared VM it changes from minute to minute).
+//    the bandwidth of that moment (on the shared VM it changes from minute to minute); also with
+//    a software prefetch 4 KB ahead, which reads more on the test VM (the GEMV kernels do it).
+// 5. Each weight type's compute ceiling: GEMV of one thread over <= 1 MB of rows kept in L2.
 // Usage: gen_profile -m MODEL [-t 2] [-n 64] [--reps 8]
 #include <immintrin.h>
 
@@ -27,6 +29,7 @@
 #include "engine/runner.h"
 #include "ops/ops.h"
 #include "ops/scratch.h"
+#include "quant/dot.h"
 
 using namespace fitserve;
 using Clock = std::chrono::steady_clock;
@@ -45,9 +48,13 @@ std::string group_of(const std::string& name) {
   return "other matrices";
 }
 
+// As bench/membw; with kPf > 0 also a software prefetch kPf bytes ahead (membw --prefetch).
+template <size_t kPf>
 __attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t n) {
-  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;  // as bench/membw
+  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
   for (size_t i = 0; i + 256 <= n; i += 256) {
+    if constexpr (kPf > 0)
+      for (size_t l = 0; l < 256; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i + kPf + l), _MM_HINT_T0);
     a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
     b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
     c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
@@ -64,8 +71,9 @@ uint64_t sum_plain(const uint8_t* p, size_t n) {
   return s;
 }
 
-// GB/s of the pool's threads each reading its slice of buf once (median of 5).
-double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes) {
+// GB/s of the pool's threads each reading its slice of buf once (median of 5); pf: with the
+// software prefetch.
+double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes, bool pf = false) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   std::vector<double> g;
   uint64_t sink = 0;
@@ -73,7 +81,8 @@ double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes) {
     auto t0 = Clock::now();
     pool.run([&](int ith, int nth) {
       const size_t slice = (bytes / size_t(nth)) & ~size_t(255);
-      const uint64_t s = avx512 ? sum_avx512(buf + slice * size_t(ith), slice) : sum_plain(buf + slice * size_t(ith), slice);
+      const uint8_t* p = buf + slice * size_t(ith);
+      const uint64_t s = !avx512 ? sum_plain(p, slice) : pf ? sum_avx512<4096>(p, slice) : sum_avx512<0>(p, slice);
       if (s == 42) sink += 1;
     });
     g.push_back(double(bytes) / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9);
@@ -148,7 +157,7 @@ int main(int argc, char** argv) try {
 
   // Passes: probe, whole tokens (1), probe, matrix pass (2). The first pass warms up.
   std::uniform_int_distribution<int32_t> pick(0, runner.n_vocab() - 1);
-  std::vector<double> tok_ms, tok_frac, mm_frac, bw_all;
+  std::vector<double> tok_ms, tok_frac, mm_frac, bw_all, pf_all, mm_frac_pf;
   const uint64_t token_bytes = engine::gen_bytes_per_token(f);
   const int per_pass = std::max(2, n_tok / reps);
   for (int r = 0; r < reps + 1; ++r) {
@@ -161,6 +170,7 @@ int main(int argc, char** argv) try {
       ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     double bw2 = probe(pool, buf, probe_bytes);
+    const double pf2 = probe(pool, buf, probe_bytes, true);
     double mm_ms = 0;
     for (auto& m : mats) {
       auto t0 = Clock::now();
@@ -174,6 +184,8 @@ int main(int argc, char** argv) try {
     tok_ms.insert(tok_ms.end(), ms.begin(), ms.end());
     tok_frac.push_back(double(token_bytes) / t / 1e6 / bw);
     mm_frac.push_back(double(mat_bytes) / mm_ms / 1e6 / bw2);
+    mm_frac_pf.push_back(double(mat_bytes) / mm_ms / 1e6 / pf2);
+    pf_all.push_back(pf2);
     bw_all.push_back(bw);
     bw_all.push_back(bw2);
   }
@@ -226,6 +238,30 @@ int main(int argc, char** argv) try {
   std::printf("each pass against the probe just before it (median over passes): whole tokens %.0f%% of the bound, "
               "matrix-vector products alone %.0f%%\n",
               100 * median(tok_frac), 100 * median(mm_frac));
+  std::printf("the same probe with a software prefetch 4 KB ahead (membw --prefetch 4096): median %.1f GB/s; "
+              "matrix-vector products alone %.0f%% of it\n",
+              median(pf_all), 100 * median(mm_frac_pf));
+  // 5. Compute ceiling: one thread, each weight type's first matrix cut to <= 1 MB of rows (stays
+  //    in L2), repeated: GB/s when memory is not the limit.
+  std::printf("compute ceiling (1 thread, <= 1 MB of one matrix repeated from L2; x%d threads):", pool.size());
+  std::map<std::string, bool> seen;
+  for (const auto& m : mats) {
+    const char* tn = quant::type_name(m.t->type);
+    if (seen[tn]) continue;
+    seen[tn] = true;
+    const size_t rb = m.t->row_bytes();
+    const int64_t rows = std::max<int64_t>(1, std::min<int64_t>(m.t->n_rows(), int64_t((1u << 20) / rb)));
+    std::vector<uint8_t> act(quant::act_row_bytes(m.t->type, m.t->ne[0]));
+    quant::quantize_act_row(m.t->type, x.data(), act.data(), m.t->ne[0]);
+    std::vector<double> g;
+    for (int r = 0; r < 200; ++r) {
+      auto t0 = Clock::now();
+      quant::gemm(m.t->type, m.t->ne[0], m.t->data, rb, rows, act.data(), act.size(), 1, y.data(), 1);
+      g.push_back(double(rows) * double(rb) / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9);
+    }
+    std::printf(" %s %.1f GB/s (%s)", tn, median(g), m.t->name.c_str());
+  }
+  std::printf("\n");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

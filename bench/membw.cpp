@@ -4,7 +4,10 @@
 // than the caches (default 1 GiB), summing 64-bit lanes with the widest vector loads the CPU has
 // (AVX-512, else AVX2, else scalar). A run = all threads reading their slice once, started
 // together; GB/s = buffer bytes / wall time of the slowest thread. Best and median of --reps.
-// Usage: membw [--threads 2] [--mb 1024] [--reps 10] [--json]
+// --prefetch B adds a software prefetch B bytes ahead of the loads (AVX-512 only), the technique
+// the GEMV kernels use; on the 2-core Zen 5 VM it reads more than the plain loads (see
+// docs/performance.md), so it is the tighter bound for them.
+// Usage: membw [--threads 2] [--mb 1024] [--reps 10] [--prefetch BYTES] [--json]
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,6 +27,23 @@ __attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t 
   __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
   size_t i = 0;
   for (; i + 256 <= n; i += 256) {
+    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
+    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
+    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
+    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
+  }
+  alignas(64) uint64_t t[8];
+  _mm512_store_si512(t, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
+}
+
+// The same with a software prefetch g_pf bytes ahead (--prefetch), as the GEMV kernels do.
+size_t g_pf = 0;
+__attribute__((target("avx512f"))) uint64_t sum_avx512_pf(const uint8_t* p, size_t n) {
+  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
+  const size_t pf = g_pf;
+  for (size_t i = 0; i + 256 <= n; i += 256) {
+    for (size_t l = 0; l < 256; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i + pf + l), _MM_HINT_T0);
     a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
     b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
     c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
@@ -80,8 +100,9 @@ int main(int argc, char** argv) {
     else if (a == "--mb") mb = size_t(std::atol(next()));
     else if (a == "--reps") reps = std::atoi(next());
     else if (a == "--json") json = true;
+    else if (a == "--prefetch") g_pf = size_t(std::atol(next()));
     else {
-      std::fprintf(stderr, "usage: membw [--threads 2] [--mb 1024] [--reps 10] [--json]\n");
+      std::fprintf(stderr, "usage: membw [--threads 2] [--mb 1024] [--reps 10] [--prefetch BYTES] [--json]\n");
       return a == "-h" || a == "--help" ? 0 : 1;
     }
   }
@@ -92,7 +113,7 @@ int main(int argc, char** argv) {
   const char* isa = "scalar";
   SumFn fn = sum_scalar;
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) fn = sum_avx512, isa = "avx512";
+  if (__builtin_cpu_supports("avx512f")) fn = g_pf ? sum_avx512_pf : sum_avx512, isa = g_pf ? "avx512+prefetch" : "avx512";
   else if (__builtin_cpu_supports("avx2")) fn = sum_avx2, isa = "avx2";
 
   const size_t bytes = mb << 20;
