@@ -343,7 +343,7 @@ class EngineImpl final : public Engine {
         n = std::min<int64_t>(n, int64_t(s.task.req.n_predict) - int64_t(s.generated.size()) - 1);
       n = std::max<int64_t>(0, std::min<int64_t>(n, budget - 1));
       budget -= 1 + static_cast<int32_t>(n);
-      if (n == 0) continue;
+      if (n == 0 || s.pending_h.size() != static_cast<size_t>(info_.n_embd)) continue;
       DraftJob j;
       j.seq = s.id;
       j.id_last = s.next_token;
