@@ -141,6 +141,7 @@ class EngineImpl final : public Engine {
     if (opt.n_ctx < 0) throw core::Error("usage", "context size must be >= 0 (0 = auto)");
     rs.n_ctx = opt.n_ctx;
     rs.n_seq = opt.n_parallel;
+    rs.n_draft = opt.spec.n_max;  // output rows per slot with a drafter: 1 + n_max
     rs.n_batch = opt.n_batch;
     rs.n_ubatch = std::min(opt.n_ubatch, opt.n_batch);
     rs.type_k = parse_kv_type(opt.type_k, "-ctk");
