@@ -15,8 +15,10 @@
 //     (act_row_bytes or more). n_cols = 1 is the decode (GEMV) case. Single-threaded: callers split
 //     row ranges across threads. SIMD kernels (AVX-512 / AVX2): F32 F16 BF16 Q4_0 Q4_1 Q5_0
 //     Q5_1 Q8_0 IQ4_NL MXFP4 Q4_K Q5_K Q6_K on both; Q2_K Q3_K IQ4_XS on AVX-512 only (AVX2 and
-//     Scalar use the scalar integer kernel). n_cols > 1 on AVX-512 uses a thread-local scratch of
-//     ~1.4 bytes per activation element for the 32-element block types.
+//     Scalar use the scalar integer kernel). On AVX-512 the 32-element block types use a
+//     thread-local scratch: ~1.4 bytes per activation element for n_cols > 1, ~2 per element of
+//     the one activation row for GEMV (staged once per call). AVX-512 GEMV computes one weight
+//     row at a time: a row's result does not depend on the row range of the call.
 //   gemm_supported(w); k must be a multiple of max(block(w), block(vec_dot_type(w))) — else
 //   core::Error("quant"). Pointers need the block struct's alignment (2 bytes; 4 for F32/Q8_K).
 // Results: each block's integer dot is exact; scales and the sum are float32, so variants agree
