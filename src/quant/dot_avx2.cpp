@@ -235,7 +235,9 @@ void tile_blocks(int64_t nb, const uint8_t* W, size_t ws, const uint8_t* A, size
           else
             p16 = _mm256_maddubs_epi16(wabs[r][p], _mm256_sign_epi8(a, wq[r][p]));
           const __m256i isum = _mm256_madd_epi16(p16, ones);
-          acc[r][c] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), sda), sdw[r][p], acc[r][c]);
+          // the GEMV's operations: isum · (d_w·d_a) (a broadcast of the product is the product of
+          // the broadcasts), so every column equals a one-column call bit for bit
+          acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sdw[r][p], sda), acc[r][c]);
         }
       }
     }
