@@ -221,7 +221,7 @@ void gemm(Type w, int64_t k, const void* W, size_t w_stride, int64_t n_rows, con
     throw core::Error("quant", "gemm: a row stride is smaller than its row");
   const auto& t = table_for(active_isa());
   const uint32_t id = static_cast<uint32_t>(w);
-  const detail::GemmFn f = n_cols > 1 && t.multi[id] ? t.multi[id] : t.fn[id];
+  const detail::GemmFn f = n_cols > detail::kGemvMaxCols && t.multi[id] ? t.multi[id] : t.fn[id];
   f(k, static_cast<const uint8_t*>(W), w_stride, n_rows,
                                  static_cast<const uint8_t*>(A), a_stride, n_cols, C, c_stride);
 }

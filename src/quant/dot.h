@@ -16,9 +16,14 @@
 //     row ranges across threads. SIMD kernels (AVX-512 / AVX2): F32 F16 BF16 Q4_0 Q4_1 Q5_0
 //     Q5_1 Q8_0 IQ4_NL MXFP4 Q4_K Q5_K Q6_K on both; Q2_K Q3_K IQ4_XS on AVX-512 only (AVX2 and
 //     Scalar use the scalar integer kernel). On AVX-512 the 32-element block types use a
-//     thread-local scratch: ~1.4 bytes per activation element for n_cols > 1, ~2 per element of
-//     the one activation row for GEMV (staged once per call). AVX-512 GEMV computes one weight
-//     row at a time: a row's result does not depend on the row range of the call.
+//     thread-local scratch: ~2 bytes per element of each activation row for n_cols <= 8 (staged
+//     once per call; n_cols > 4 adds ~20 bytes per block for one decoded weight row), ~1.4 per
+//     activation element for larger n_cols. A row's result does not depend on the row range.
+//   Batch invariance: for n_cols <= 8 (decode-sized batches: speculative verification, several
+//     slots decoding) column j is bit-identical to gemm(..., n_cols = 1) on activation row j, on
+//     every ISA and type (AVX-512 applies each decoded weight row to every column with the GEMV's
+//     accumulation order). Larger n_cols stay exact except for the AVX-512 32-element block
+//     types (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL MXFP4), whose tiled GEMM sums in another order.
 //   gemm_supported(w); k must be a multiple of max(block(w), block(vec_dot_type(w))) — else
 //   core::Error("quant"). Pointers need the block struct's alignment (2 bytes; 4 for F32/Q8_K).
 // Results: each block's integer dot is exact; scales and the sum are float32, so variants agree

@@ -17,9 +17,13 @@ using GemmFn = void (*)(int64_t k, const uint8_t* W, size_t ws, int64_t n_rows, 
 // Activation quantizer: k floats -> one row of the activation type (same bytes in every ISA).
 using ActFn = void (*)(const float* x, uint8_t* dst, int64_t k);
 
+// Batches of up to this many activation rows use fn (the GEMV kernels), whose columns are
+// bit-identical to one-column calls; multi takes only larger ones.
+constexpr int64_t kGemvMaxCols = 8;
+
 struct GemmTable {
   GemmFn fn[kTypeCount] = {};     // any n_cols
-  GemmFn multi[kTypeCount] = {};  // optional override for n_cols > 1 (prompt processing)
+  GemmFn multi[kTypeCount] = {};  // optional override for n_cols > kGemvMaxCols (prompt processing)
   ActFn act[kTypeCount] = {};     // indexed by the activation type (Q8_0, Q8_1, Q8_K, F16); null = scalar
 };
 
