@@ -24,35 +24,20 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "quant/dot.h"
+#include "read_probe.h"
 
 using namespace fitserve;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using fitserve::bench::median;
 
 std::string group_of(const std::string& name) {
   if (name == "token_embd.weight" || name == "output.weight") return "head";
   if (name.find("attn_") != std::string::npos) return "attn";
   if (name.find("ffn_") != std::string::npos) return "ffn";
   return "other";
-}
-
-__attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t n) {
-  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
-  for (size_t i = 0; i + 256 <= n; i += 256) {
-    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
-    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
-    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
-    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
-  }
-  alignas(64) uint64_t t[8];
-  _mm512_store_si512(t, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 
 double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes) {
@@ -62,7 +47,7 @@ double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes) {
     auto t0 = Clock::now();
     pool.run([&](int ith, int nth) {
       const size_t slice = (bytes / size_t(nth)) & ~size_t(255);
-      if (sum_avx512(buf + slice * size_t(ith), slice) == 42) sink += 1;
+      if (bench::read_sum_avx512<0>(buf + slice * size_t(ith), slice) == 42) sink += 1;
     });
     g.push_back(double(bytes) / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9);
   }

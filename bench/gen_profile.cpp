@@ -30,45 +30,20 @@
 #include "ops/ops.h"
 #include "ops/scratch.h"
 #include "quant/dot.h"
+#include "read_probe.h"
 
 using namespace fitserve;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
+using fitserve::bench::median;
 
 std::string group_of(const std::string& name) {
   if (name == "token_embd.weight" || name == "output.weight") return "output head";
   if (name.find("attn_") != std::string::npos) return "attention projections";
   if (name.find("ffn_") != std::string::npos) return "feed-forward";
   return "other matrices";
-}
-
-// As bench/membw; with kPf > 0 also a software prefetch kPf bytes ahead (membw --prefetch).
-template <size_t kPf>
-__attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t n) {
-  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
-  for (size_t i = 0; i + 256 <= n; i += 256) {
-    if constexpr (kPf > 0)
-      for (size_t l = 0; l < 256; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i + kPf + l), _MM_HINT_T0);
-    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
-    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
-    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
-    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
-  }
-  alignas(64) uint64_t t[8];
-  _mm512_store_si512(t, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-
-uint64_t sum_plain(const uint8_t* p, size_t n) {
-  uint64_t s = 0;
-  for (size_t i = 0; i + 8 <= n; i += 8) s += *reinterpret_cast<const uint64_t*>(p + i);
-  return s;
 }
 
 // GB/s of the pool's threads each reading its slice of buf once (median of 5); pf: with the
@@ -82,7 +57,7 @@ double probe(core::ThreadPool& pool, const uint8_t* buf, size_t bytes, bool pf =
     pool.run([&](int ith, int nth) {
       const size_t slice = (bytes / size_t(nth)) & ~size_t(255);
       const uint8_t* p = buf + slice * size_t(ith);
-      const uint64_t s = !avx512 ? sum_plain(p, slice) : pf ? sum_avx512<4096>(p, slice) : sum_avx512<0>(p, slice);
+      const uint64_t s = !avx512 ? bench::read_sum_plain(p, slice) : pf ? bench::read_sum_avx512<4096>(p, slice) : bench::read_sum_avx512<0>(p, slice);
       if (s == 42) sink += 1;
     });
     g.push_back(double(bytes) / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9);

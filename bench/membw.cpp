@@ -21,54 +21,15 @@
 #include <thread>
 #include <vector>
 
+#include "read_probe.h"
+
 namespace {
 
-__attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t n) {
-  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
-  size_t i = 0;
-  for (; i + 256 <= n; i += 256) {
-    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
-    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
-    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
-    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
-  }
-  alignas(64) uint64_t t[8];
-  _mm512_store_si512(t, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
+using fitserve::bench::read_sum_avx2;
+using fitserve::bench::read_sum_avx512;
 
-// The same with a software prefetch g_pf bytes ahead (--prefetch), as the GEMV kernels do.
+// --prefetch BYTES: the distances the probe is compiled for.
 size_t g_pf = 0;
-__attribute__((target("avx512f"))) uint64_t sum_avx512_pf(const uint8_t* p, size_t n) {
-  __m512i a = _mm512_set1_epi64(0), b = a, c = a, d = a;
-  const size_t pf = g_pf;
-  for (size_t i = 0; i + 256 <= n; i += 256) {
-    for (size_t l = 0; l < 256; l += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i + pf + l), _MM_HINT_T0);
-    a = _mm512_add_epi64(a, _mm512_load_si512(p + i));
-    b = _mm512_add_epi64(b, _mm512_load_si512(p + i + 64));
-    c = _mm512_add_epi64(c, _mm512_load_si512(p + i + 128));
-    d = _mm512_add_epi64(d, _mm512_load_si512(p + i + 192));
-  }
-  alignas(64) uint64_t t[8];
-  _mm512_store_si512(t, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
-  return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
-}
-
-__attribute__((target("avx2"))) uint64_t sum_avx2(const uint8_t* p, size_t n) {
-  __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
-  size_t i = 0;
-  for (; i + 128 <= n; i += 128) {
-    a = _mm256_add_epi64(a, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    b = _mm256_add_epi64(b, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    c = _mm256_add_epi64(c, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    d = _mm256_add_epi64(d, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
-  }
-  __m256i s = _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d));
-  alignas(32) uint64_t t[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(t), s);
-  return t[0] + t[1] + t[2] + t[3];
-}
-
 uint64_t sum_scalar(const uint8_t* p, size_t n) {
   const uint64_t* q = reinterpret_cast<const uint64_t*>(p);
   uint64_t s0 = 0, s1 = 0;
@@ -113,8 +74,21 @@ int main(int argc, char** argv) {
   const char* isa = "scalar";
   SumFn fn = sum_scalar;
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) fn = g_pf ? sum_avx512_pf : sum_avx512, isa = g_pf ? "avx512+prefetch" : "avx512";
-  else if (__builtin_cpu_supports("avx2")) fn = sum_avx2, isa = "avx2";
+  if (__builtin_cpu_supports("avx512f")) {
+    switch (g_pf) {
+      case 0: fn = read_sum_avx512<0>; break;
+      case 1024: fn = read_sum_avx512<1024>; break;
+      case 2048: fn = read_sum_avx512<2048>; break;
+      case 4096: fn = read_sum_avx512<4096>; break;
+      case 8192: fn = read_sum_avx512<8192>; break;
+      default:
+        std::fprintf(stderr, "error: --prefetch must be 0, 1024, 2048, 4096 or 8192\n");
+        return 1;
+    }
+    isa = g_pf ? "avx512+prefetch" : "avx512";
+  } else if (__builtin_cpu_supports("avx2")) {
+    fn = read_sum_avx2, isa = "avx2";
+  }
 
   const size_t bytes = mb << 20;
   const size_t slice = (bytes / size_t(threads)) & ~size_t(255);
