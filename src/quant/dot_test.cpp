@@ -16,6 +16,7 @@
 #include "quant/dot.h"
 #include "quant/fp16.h"
 #include "quant/quant.h"
+#include "quant/kernel_testing.h"
 
 using namespace fitserve;
 using quant::Isa;
@@ -23,14 +24,9 @@ using quant::Type;
 
 namespace {
 
-const Type kAllTypes[] = {Type::F32,  Type::F16,  Type::BF16, Type::Q4_0,   Type::Q4_1,   Type::Q5_0,
-                          Type::Q5_1, Type::Q8_0, Type::Q2_K, Type::Q3_K,   Type::Q4_K,   Type::Q5_K,
-                          Type::Q6_K, Type::IQ4_NL, Type::IQ4_XS, Type::MXFP4};
 
-struct IsaGuard {
-  Isa saved = quant::active_isa();
-  ~IsaGuard() { quant::set_isa(saved); }
-};
+using quant::testing::IsaGuard;
+using quant::testing::kAllTypes;
 
 std::vector<float> randn(size_t n, std::mt19937& rng, float scale = 1.f) {
   std::normal_distribution<float> nd(0.f, scale);

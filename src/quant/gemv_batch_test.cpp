@@ -13,6 +13,7 @@
 
 #include "quant/dot.h"
 #include "quant/quant.h"
+#include "quant/kernel_testing.h"
 
 using namespace fitserve;
 using quant::Isa;
@@ -22,14 +23,9 @@ namespace {
 
 constexpr int64_t kMaxInvariantCols = 8;
 
-const Type kAllTypes[] = {Type::F32,  Type::F16,  Type::BF16, Type::Q4_0,   Type::Q4_1,   Type::Q5_0,
-                          Type::Q5_1, Type::Q8_0, Type::Q2_K, Type::Q3_K,   Type::Q4_K,   Type::Q5_K,
-                          Type::Q6_K, Type::IQ4_NL, Type::IQ4_XS, Type::MXFP4};
 
-struct IsaGuard {
-  Isa saved = quant::active_isa();
-  ~IsaGuard() { quant::set_isa(saved); }
-};
+using quant::testing::IsaGuard;
+using quant::testing::kAllTypes;
 
 // The AVX-512 GEMM kernels of the 32-element block types (dot_t_avx512.cpp) sum in another order
 // than their GEMV; every other (ISA, type) has one accumulation structure for all n_cols.
