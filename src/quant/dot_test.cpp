@@ -225,7 +225,8 @@ TEST(Dot, GemvMatchesScalarAndIgnoresRowSplit) {
     else ks = {256, 768, 1536};
     for (int64_t k : ks) {
       const int64_t n_rows = 21;
-      const auto p = make_problem(w, k, n_rows, 1, ++seed, (seed % 3) * 2, 0);
+      ++seed;
+      const auto p = make_problem(w, k, n_rows, 1, seed, (seed % 3) * 2, 0);
       quant::set_isa(Isa::Scalar);
       const auto ref = run(p, static_cast<size_t>(n_rows));
       for (Isa isa : isas) {
