@@ -10,30 +10,8 @@ ROOT=${FITSERVE_SOURCE_DIR:-$(cd "$HERE/../.." && pwd)}
 MODEL=$ROOT/tests/data/stories260K.gguf
 command -v curl >/dev/null || { echo "skipped: curl not installed"; exit 77; }
 command -v node >/dev/null || { echo "skipped: node not installed"; exit 77; }
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+. "$HERE/lib.sh"
 
-# start_server NAME ARGS... -> sets BASE and PID_<NAME>
-start_server() {
-  local name=$1; shift
-  "$BIN" serve --port 0 "$@" >"$TMP/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  eval "PID_$name=$pid"
-  local port=""
-  for _ in $(seq 1 1200); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9][0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.log"; echo "server $name died"; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$TMP/$name.log"; echo "server $name did not start"; exit 1; }
-  BASE=http://127.0.0.1:$port
-}
 
 # req METHOD PATH [BODY] [extra curl args...] -> sets STATUS, BODY, HDRS
 req() {

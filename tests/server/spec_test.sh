@@ -15,32 +15,11 @@ command -v python3 >/dev/null || { echo "skipped: python3 not installed"; exit 7
 for f in gemma4-dense-F16 gemma4-dense-assistant-F16; do
   [ -f "$DATA/$f.gguf" ] || { echo "skipped: $DATA/$f.gguf not found"; exit 77; }
 done
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-FAILS=0
-fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
+. "$HERE/lib.sh"
 
 python3 "$HERE/gguf_add_vocab.py" "$DATA/gemma4-dense-F16.gguf" "$TMP/target.gguf" || exit 1
 python3 "$HERE/gguf_add_vocab.py" "$DATA/gemma4-dense-assistant-F16.gguf" "$TMP/assistant.gguf" || exit 1
 
-# start_server NAME ARGS... -> sets BASE
-start_server() {
-  local name=$1; shift
-  "$BIN" serve --port 0 -t 2 "$@" >"$TMP/$name.log" 2>&1 &
-  local pid=$!
-  PIDS+=("$pid")
-  local port=""
-  for _ in $(seq 1 600); do
-    port=$(sed -n 's/.*listening on http:\/\/[^:]*:\([0-9][0-9]*\).*/\1/p' "$TMP/$name.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || { cat "$TMP/$name.log"; echo "server $name died"; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$TMP/$name.log"; echo "server $name did not start"; exit 1; }
-  BASE=http://127.0.0.1:$port
-}
 
 BODIES=(
   '{"prompt":[2,158,97,19,228,246,124,237,154,107,83,43],"n_predict":32,"temperature":0,"ignore_eos":true,"return_tokens":true}'
@@ -57,11 +36,11 @@ run_all() {
   wait "${pids[@]}"  # not the servers
 }
 
-start_server plain -m "$TMP/target.gguf" -np 3 -c 768
+start_server plain -m "$TMP/target.gguf" -t 2 -np 3 -c 768
 run_all plain
 curl -s "$BASE/metrics" >"$TMP/plain.metrics"
 
-start_server spec -m "$TMP/target.gguf" -md "$TMP/assistant.gguf" --spec-type draft-mtp --draft-max 4 -np 3 -c 768
+start_server spec -m "$TMP/target.gguf" -t 2 -md "$TMP/assistant.gguf" --spec-type draft-mtp --draft-max 4 -np 3 -c 768
 grep -q "speculative decoding (draft-mtp)" "$TMP/spec.log" || fail "no startup line about speculative decoding"
 run_all spec
 curl -s "$BASE/metrics" >"$TMP/spec.metrics"
